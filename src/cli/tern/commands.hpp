@@ -1,0 +1,21 @@
+// Each `tern` sub-command lives in its own cmd_<name>.cpp and registers itself
+// on the CLI11 app through one of these functions (called from main.cpp).
+// A registered callback returns the process exit status through `exit_code`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace tern::cli {
+
+// Exit statuses shared by the tools (DESIGN.md's command-line contract).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInvalid = 1;  // verify: the input breaks a rule
+inline constexpr int kExitUsage = 2;    // usage or I/O error
+
+struct Context {
+  int exit_code = kExitOk;
+};
+
+void add_version(CLI::App& app, Context& ctx);
+
+}  // namespace tern::cli

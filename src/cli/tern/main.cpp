@@ -1,0 +1,27 @@
+// tern: save, restore and live-migrate VMs through Xen's record streams.
+#include <cstdio>
+
+#include "cli/tern/commands.hpp"
+#include "core/log.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"tern: save, restore and live-migrate VMs through Xen's versioned record streams"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", TERN_VERSION);
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "log progress and details to stderr");
+  app.parse_complete_callback([&] {
+    if (verbose) tern::log::set_level(tern::log::Level::debug);
+  });
+
+  tern::cli::Context ctx;
+  tern::cli::add_version(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : tern::cli::kExitUsage;
+  }
+  return ctx.exit_code;
+}
