@@ -12,7 +12,8 @@ Expected<RecordType> convert_records(Reader& in, Writer& out) {
   for (;;) {
     TERN_TRY_ASSIGN(Event e, in.next());
     if (e.kind == EventKind::inferred_static_data_end) {
-      TERN_TRY(out.write_static_data_end());
+      // Already written if an odd stream needed it earlier (below).
+      if (!out.rules() || !out.rules()->static_data_ended()) TERN_TRY(out.write_static_data_end());
       continue;
     }
     const Record& r = e.record;
