@@ -123,5 +123,16 @@ try:
 except (Closed, ConnectionResetError):
     dropped = True
 check("payload over 4096 drops the connection", True, dropped)
+# many clients: some half-written, some with a bad header; the rest still served
+socks = []
+for i in range(300):
+    c = Client(SOCK)
+    if i % 3 == 0:
+        c.send_raw(struct.pack("<IIII", 2, 1, 0, 6) + b"/to")
+    elif i % 3 == 1:
+        c.send_raw(b"\xff" * 16)
+    socks.append(c)
+served = sum(1 for c in socks[2::3] if c.call("READ", "/local/domain/5/x")[0] == "OK")
+check("clients served next to broken ones", 100, served)
 check("daemon still answers", OK, Client(SOCK).call("CONTROL", "check"))
 sys.exit(1 if fails else 0)
