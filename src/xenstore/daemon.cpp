@@ -1,0 +1,676 @@
+#include "xenstore/daemon.hpp"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "xenstore/path.hpp"
+
+namespace tern::xs {
+
+namespace {
+
+std::string with_nul(std::string_view s) {
+  std::string r(s);
+  r.push_back('\0');
+  return r;
+}
+const std::string kOk = std::string("OK\0", 3);
+
+// Exactly one NUL-terminated string (READ, RM, MKDIR, ...).
+Result<std::string_view> one_arg(const Args& a) {
+  if (a.strings.size() != 1 || a.tail) return fail(Err::einval);
+  return a.strings[0];
+}
+
+bool uses_transaction(Type t) {
+  switch (t) {
+    case Type::read: case Type::write: case Type::mkdir: case Type::rm:
+    case Type::directory: case Type::directory_part: case Type::get_perms:
+    case Type::set_perms: case Type::transaction_end:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Number of path components of `path` below `base` (base is a prefix of it).
+std::uint32_t depth_below(std::string_view path, std::string_view base) {
+  if (path.size() <= base.size()) return 0;
+  std::string_view rest = path.substr(base.size());
+  std::uint32_t n = 0;
+  for (char ch : rest) n += ch == '/';
+  return base == "/" ? n : n;
+}
+
+constexpr std::string_view kHelp =
+    "check\t\n"
+    "log\ton|off\n"
+    "logfile\t<file>\n"
+    "memreport\t[<file>]\n"
+    "print\t<string>\n"
+    "quota\t[set <name> <val>|<domid>]\n"
+    "quota-soft\t[set <name> <val>]\n"
+    "live-update\t[-c <cmdline>] [-F] [-t <timeout>] <file>\n"
+    "tern-as-domain\t<domid>  (tern: this connection acts as domain <domid>)\n"
+    "help\t\n";
+
+// Trace form of a payload: NUL as '|', other unprintables as \xNN, cut at 256 bytes.
+std::string printable(std::string_view p) {
+  std::string s;
+  for (char ch : p.substr(0, 256)) {
+    auto u = static_cast<unsigned char>(ch);
+    if (u == 0)
+      s.push_back('|');
+    else if (u < 0x20 || u >= 0x7f || u == '"' || u == '\\')
+      s += fmt::format("\\x{:02x}", u);
+    else
+      s.push_back(ch);
+  }
+  if (p.size() > 256) s += "...";
+  return s;
+}
+
+}  // namespace
+
+Daemon::Daemon(Quotas q) : quota(q) {
+  special_perms.emplace("@introduceDomain", Perms::owned_by(0));
+  special_perms.emplace("@releaseDomain", Perms::owned_by(0));
+  domain(0).introduced = true;
+}
+
+Connection& Daemon::add_connection(std::unique_ptr<Transport> t) {
+  auto c = std::make_unique<Connection>();
+  c->id = next_conn_id++;
+  c->transport = std::move(t);
+  auto& ref = *c;
+  conns.emplace(ref.id, std::move(c));
+  return ref;
+}
+
+void Daemon::remove_connection(std::uint64_t id) {
+  conns.erase(id);
+  dirty.erase(id);
+}
+
+Domain& Daemon::domain(std::uint32_t domid) {
+  auto& d = domains[domid];
+  d.domid = domid;
+  return d;
+}
+
+const Quotas* Daemon::quota_for(const Connection& c) const {
+  if (c.who.privileged) return nullptr;
+  auto it = domains.find(c.who.domid);
+  if (it != domains.end() && it->second.quota) return &*it->second.quota;
+  return &quota;
+}
+
+std::size_t Daemon::watch_count(std::uint32_t domid) const {
+  std::size_t n = 0;
+  for (const auto& [id, c] : conns)
+    if (c->who.domid == domid) n += c->watches.size();
+  return n;
+}
+
+std::size_t Daemon::txn_count(std::uint32_t domid) const {
+  std::size_t n = 0;
+  for (const auto& [id, c] : conns)
+    if (c->who.domid == domid) n += c->txns.size();
+  return n;
+}
+
+bool Daemon::input_paused(const Connection& c) const {
+  if (c.pending_out() > kPauseOutput) return true;
+  const Quotas* q = quota_for(c);
+  return q != nullptr && q->outstanding != 0 && c.reply_ends.size() >= q->outstanding;
+}
+
+bool Daemon::process_input(Connection& c) {
+  std::size_t pos = 0;
+  bool ok = true;
+  while (!c.closing && !input_paused(c)) {
+    auto view = std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(c.in.data()) + pos,
+                                              c.in.size() - pos);
+    auto hdr = decode_header(view);
+    if (!hdr) break;
+    if (hdr->len > kPayloadMax) {
+      ok = false;
+      break;
+    }
+    if (view.size() - kHeaderSize < hdr->len) break;
+    handle(c, *hdr, std::string_view(c.in).substr(pos + kHeaderSize, hdr->len));
+    pos += kHeaderSize + hdr->len;
+  }
+  c.in.erase(0, pos);
+  return ok;
+}
+
+void Daemon::queue(Connection& c, std::uint32_t type, std::uint32_t req_id, std::uint32_t tx_id,
+                   std::string_view payload, bool is_reply) {
+  if (c.closing) return;
+  if (!is_reply && c.pending_out() > kDropOutput) {
+    // A client that never reads its watch events would make us hold them forever.
+    c.closing = true;
+    dirty.insert(c.id);
+    return;
+  }
+  append_message(c.out, type, req_id, tx_id, payload);
+  if (is_reply) c.reply_ends.push_back(c.out_base + c.out.size());
+  dirty.insert(c.id);
+  if (trace_)
+    fmt::print(trace_, "OUT {} {} req={} tx={} len={} \"{}\"\n", c.id, type_name(type), req_id, tx_id,
+               payload.size(), printable(payload));
+}
+
+void Daemon::consumed_output(Connection& c, std::size_t written) {
+  c.out_sent += written;
+  std::uint64_t done = c.out_base + c.out_sent;
+  while (!c.reply_ends.empty() && c.reply_ends.front() <= done) c.reply_ends.pop_front();
+  if (c.out_sent == c.out.size()) {
+    c.out_base += c.out.size();
+    c.out.clear();
+    c.out_sent = 0;
+  } else if (c.out_sent > 65536) {
+    c.out.erase(0, c.out_sent);
+    c.out_base += c.out_sent;
+    c.out_sent = 0;
+  }
+}
+
+void Daemon::queue_event(Connection& c, const Watch& w, std::string_view epath) {
+  std::string p;
+  bool relative = !w.given.empty() && w.given[0] != '/' && w.given[0] != '@';
+  if (relative) {
+    std::string home = domain_path(c.who.domid) + "/";
+    if (epath.starts_with(home)) epath.remove_prefix(home.size());
+  }
+  p.reserve(epath.size() + w.token.size() + 2);
+  p.append(epath);
+  p.push_back('\0');
+  p.append(w.token);
+  p.push_back('\0');
+  queue(c, static_cast<std::uint32_t>(Type::watch_event), 0, 0, p, false);
+}
+
+void Daemon::fire(const std::vector<Event>& events) {
+  for (const Event& e : events) {
+    for (auto& [id, cp] : conns) {
+      Connection& c = *cp;
+      if (c.closing || c.watches.empty()) continue;
+      bool readable = (access_mask(e.perms, c.who) & kPermRead) ||
+                      (e.old_perms && (access_mask(*e.old_perms, c.who) & kPermRead));
+      if (!readable) continue;
+      for (const Watch& w : c.watches) {
+        if (w.path[0] == '@') continue;
+        bool match = e.exact ? w.path == e.path
+                             : is_child(e.path, w.path) &&
+                                   (!w.depth || depth_below(e.path, w.path) <= *w.depth);
+        if (match) queue_event(c, w, e.path);
+      }
+    }
+  }
+}
+
+void Daemon::fire_special(std::string_view name, std::uint32_t domid) {
+  const Perms& perms = special_perms.find(name)->second;
+  std::string specific = fmt::format("{}/{}", name, domid);
+  for (auto& [id, cp] : conns) {
+    Connection& c = *cp;
+    if (c.closing || c.watches.empty()) continue;
+    if (!(access_mask(perms, c.who) & kPermRead)) continue;
+    for (const Watch& w : c.watches) {
+      if (w.path == name)
+        queue_event(c, w, w.depth == 1u ? std::string_view(specific) : name);
+      else if (w.path == specific)
+        queue_event(c, w, specific);
+    }
+  }
+}
+
+void Daemon::handle(Connection& c, const Header& hdr, std::string_view payload) {
+  if (trace_)
+    fmt::print(trace_, "IN  {} {} req={} tx={} len={} \"{}\"\n", c.id, type_name(hdr.type), hdr.req_id,
+               hdr.tx_id, hdr.len, printable(payload));
+  auto r = dispatch(c, hdr, payload);
+  if (r) {
+    queue(c, hdr.type, hdr.req_id, hdr.tx_id, *r, true);
+  } else {
+    std::string p = with_nul(err_name(r.error()));
+    queue(c, static_cast<std::uint32_t>(Type::error), hdr.req_id, hdr.tx_id, p, true);
+  }
+  // WATCH: the initial event follows the reply.
+  if (r && hdr.type == static_cast<std::uint32_t>(Type::watch) && !c.watches.empty()) {
+    const Watch& w = c.watches.back();
+    queue_event(c, w, w.given);
+  }
+}
+
+Daemon::Reply Daemon::dispatch(Connection& c, const Header& hdr, std::string_view payload) {
+  if (hdr.type >= kTypeCount || hdr.type == 20 || hdr.type == static_cast<std::uint32_t>(Type::error) ||
+      hdr.type == static_cast<std::uint32_t>(Type::watch_event))
+    return fail(Err::enosys);
+  const Type type = static_cast<Type>(hdr.type);
+  const Args a = split_args(payload);
+  const Quotas* q = quota_for(c);
+
+  Transaction* txn = nullptr;
+  if (uses_transaction(type) && hdr.tx_id != 0) {
+    auto it = c.txns.find(hdr.tx_id);
+    if (it == c.txns.end()) return fail(Err::enoent);
+    txn = it->second.get();
+  }
+  if (type == Type::transaction_end && txn == nullptr) return fail(Err::enoent);
+  Tree& tree = txn ? static_cast<Tree&>(*txn) : store;
+  std::vector<Event> events;
+  OpCtx ctx{c.who, q, txn ? &txn->events() : &events};
+  auto canon = [&](std::string_view p) { return canonical_path(p, c.who.domid, false, q ? q->path_max : 0); };
+  auto done = [&](Result<> r) -> Reply {
+    if (!r) return std::unexpected(r.error());
+    fire(events);
+    return kOk;
+  };
+  auto privileged = [&]() { return c.who.privileged; };
+
+  switch (type) {
+    case Type::read: {
+      auto arg = one_arg(a);
+      if (!arg) return std::unexpected(arg.error());
+      auto p = canon(*arg);
+      if (!p) return std::unexpected(p.error());
+      return tree.read(ctx, *p);
+    }
+    case Type::write: {
+      if (a.strings.empty()) return fail(Err::einval);
+      auto p = canon(a.strings[0]);
+      if (!p) return std::unexpected(p.error());
+      return done(tree.write(ctx, *p, payload.substr(a.strings[0].size() + 1)));
+    }
+    case Type::mkdir:
+    case Type::rm: {
+      auto arg = one_arg(a);
+      if (!arg) return std::unexpected(arg.error());
+      auto p = canon(*arg);
+      if (!p) return std::unexpected(p.error());
+      return done(type == Type::mkdir ? tree.mkdir(ctx, *p) : tree.rm(ctx, *p));
+    }
+    case Type::directory: {
+      auto arg = one_arg(a);
+      if (!arg) return std::unexpected(arg.error());
+      auto p = canon(*arg);
+      if (!p) return std::unexpected(p.error());
+      auto r = tree.directory(ctx, *p);
+      if (r && r->size() > kPayloadMax) return fail(Err::e2big);
+      return r;
+    }
+    case Type::directory_part: {
+      if (a.strings.size() != 2 || a.tail) return fail(Err::einval);
+      auto p = canon(a.strings[0]);
+      if (!p) return std::unexpected(p.error());
+      auto off = parse_u64(a.strings[1]);
+      if (!off) return std::unexpected(off.error());
+      return tree.directory_part(ctx, *p, *off, kPayloadMax);
+    }
+    case Type::get_perms: {
+      auto arg = one_arg(a);
+      if (!arg) return std::unexpected(arg.error());
+      if (arg->starts_with('@')) return do_special_perms(c, *arg, nullptr);
+      auto p = canon(*arg);
+      if (!p) return std::unexpected(p.error());
+      return tree.get_perms(ctx, *p);
+    }
+    case Type::set_perms: {
+      if (a.strings.size() < 2) return fail(Err::einval);
+      if (a.strings[0].starts_with('@')) return do_special_perms(c, a.strings[0], &a);
+      auto p = canon(a.strings[0]);
+      if (!p) return std::unexpected(p.error());
+      auto perms = Perms::parse({a.strings.begin() + 1, a.strings.end()});
+      if (!perms) return std::unexpected(perms.error());
+      return done(tree.set_perms(ctx, *p, *perms));
+    }
+    case Type::watch: return do_watch(c, a);
+    case Type::unwatch: return do_unwatch(c, a);
+    case Type::transaction_start: {
+      if (hdr.tx_id != 0) return fail(Err::ebusy);
+      if (q && q->transactions != 0 && txn_count(c.who.domid) >= q->transactions)
+        return fail(Err::enospc);
+      std::uint32_t id = c.next_txid;
+      while (id == 0 || c.txns.contains(id)) ++id;
+      c.next_txid = id + 1;
+      c.txns.emplace(id, std::make_unique<Transaction>(store, q ? q->transaction_nodes : 0));
+      return with_nul(std::to_string(id));
+    }
+    case Type::transaction_end: return do_transaction_end(c, hdr, a);
+    case Type::introduce: return do_introduce(c, a);
+    case Type::release: return do_release(c, a);
+    case Type::resume: {
+      if (!privileged()) return fail(Err::eacces);
+      auto arg = one_arg(a);
+      if (!arg) return std::unexpected(arg.error());
+      auto d = parse_domid(*arg);
+      if (!d) return std::unexpected(d.error());
+      auto it = domains.find(*d);
+      if (it == domains.end() || !it->second.introduced) return fail(Err::enoent);
+      return kOk;
+    }
+    case Type::set_target: {
+      if (!privileged()) return fail(Err::eacces);
+      if (a.strings.size() != 2) return fail(Err::einval);
+      auto d = parse_domid(a.strings[0]);
+      auto t = parse_domid(a.strings[1]);
+      if (!d || !t) return fail(Err::einval);
+      auto it = domains.find(*d);
+      if (it == domains.end()) return fail(Err::enoent);
+      it->second.target = *t;
+      for (auto& [id, cp] : conns)
+        if (cp->who.domid == *d && !cp->who.privileged) cp->who.target = *t;
+      return kOk;
+    }
+    case Type::get_domain_path: {
+      auto arg = one_arg(a);
+      if (!arg) return std::unexpected(arg.error());
+      auto d = parse_domid(*arg);
+      if (!d) return std::unexpected(d.error());
+      return with_nul(domain_path(*d));
+    }
+    case Type::is_domain_introduced: {
+      auto arg = one_arg(a);
+      if (!arg) return std::unexpected(arg.error());
+      auto d = parse_domid(*arg);
+      if (!d) return std::unexpected(d.error());
+      auto it = domains.find(*d);
+      return with_nul(it != domains.end() && it->second.introduced ? "T" : "F");
+    }
+    case Type::reset_watches:
+      c.watches.clear();
+      c.txns.clear();
+      return kOk;
+    case Type::control: return do_control(c, a);
+    case Type::get_feature: return do_feature(c, a, false);
+    case Type::set_feature: return do_feature(c, a, true);
+    case Type::get_quota: return do_quota(c, a, false);
+    case Type::set_quota: return do_quota(c, a, true);
+    default: return fail(Err::enosys);
+  }
+}
+
+Daemon::Reply Daemon::do_special_perms(Connection& c, std::string_view path, const Args* set) {
+  auto it = special_perms.find(path);
+  if (it == special_perms.end()) return fail(Err::enoent);
+  if (set == nullptr) {
+    if (!(access_mask(it->second, c.who) & kPermRead)) return fail(Err::eacces);
+    return it->second.to_wire();
+  }
+  if (!(access_mask(it->second, c.who) & kPermOwner)) return fail(Err::eacces);
+  auto perms = Perms::parse({set->strings.begin() + 1, set->strings.end()});
+  if (!perms) return std::unexpected(perms.error());
+  if (!c.who.privileged && perms->owner() != it->second.owner()) return fail(Err::eperm);
+  it->second = *perms;
+  return kOk;
+}
+
+Daemon::Reply Daemon::do_watch(Connection& c, const Args& a) {
+  if (a.strings.size() < 2) return fail(Err::einval);
+  const Quotas* q = quota_for(c);
+  auto p = canonical_path(a.strings[0], c.who.domid, true, q ? q->path_max : 0);
+  if (!p) return std::unexpected(p.error());
+  Watch w{std::string(a.strings[0]), std::move(*p), std::string(a.strings[1]), std::nullopt};
+  if (a.strings.size() >= 3 && !a.strings[2].empty()) {
+    auto d = parse_u64(a.strings[2]);
+    if (!d || *d > 0xffffffffu) return fail(Err::einval);
+    w.depth = static_cast<std::uint32_t>(*d);
+  }
+  for (const Watch& o : c.watches)
+    if (o.path == w.path && o.token == w.token) return fail(Err::eexist);
+  if (q && q->watches != 0 && watch_count(c.who.domid) >= q->watches) return fail(Err::e2big);
+  c.watches.push_back(std::move(w));
+  return kOk;
+}
+
+Daemon::Reply Daemon::do_unwatch(Connection& c, const Args& a) {
+  if (a.strings.size() < 2) return fail(Err::einval);
+  auto p = canonical_path(a.strings[0], c.who.domid, true, 0);
+  if (!p) return std::unexpected(p.error());
+  for (auto it = c.watches.begin(); it != c.watches.end(); ++it)
+    if (it->path == *p && it->token == a.strings[1]) {
+      c.watches.erase(it);
+      return kOk;
+    }
+  return fail(Err::enoent);
+}
+
+Daemon::Reply Daemon::do_transaction_end(Connection& c, const Header& hdr, const Args& a) {
+  auto arg = one_arg(a);
+  if (!arg || (*arg != "T" && *arg != "F")) return fail(Err::einval);
+  auto it = c.txns.find(hdr.tx_id);
+  std::unique_ptr<Transaction> t = std::move(it->second);
+  c.txns.erase(it);
+  if (*arg == "F") return kOk;
+  auto events = t->commit();
+  if (!events) return std::unexpected(events.error());
+  fire(*events);
+  return kOk;
+}
+
+Daemon::Reply Daemon::do_introduce(Connection& c, const Args& a) {
+  if (!c.who.privileged) return fail(Err::eacces);
+  if (a.strings.size() < 3) return fail(Err::einval);
+  auto d = parse_domid(a.strings[0]);
+  if (!d) return std::unexpected(d.error());
+  std::int64_t gfn = 0;
+  std::uint64_t port = 0;
+  auto g = a.strings[1];
+  auto [gp, gec] = std::from_chars(g.data(), g.data() + g.size(), gfn);
+  auto e = parse_u64(a.strings[2]);
+  if (gec != std::errc() || gp != g.data() + g.size() || !e || *e > 0xffffffffu) return fail(Err::einval);
+  port = *e;
+  Domain& dom = domain(*d);
+  bool was = dom.introduced;
+  dom.introduced = true;
+  dom.gfn = static_cast<std::uint64_t>(gfn);
+  dom.evtchn = static_cast<std::uint32_t>(port);
+  // Without a hypervisor there is no ring page to map: the domain is known and
+  // a socket connection can act as it (CONTROL tern-as-domain).
+  if (!was) fire_special("@introduceDomain", *d);
+  return kOk;
+}
+
+Daemon::Reply Daemon::do_release(Connection& c, const Args& a) {
+  if (!c.who.privileged) return fail(Err::eacces);
+  auto arg = one_arg(a);
+  if (!arg) return std::unexpected(arg.error());
+  auto d = parse_domid(*arg);
+  if (!d) return std::unexpected(d.error());
+  if (*d == 0) return fail(Err::einval);
+  auto it = domains.find(*d);
+  if (it == domains.end() || !it->second.introduced) return fail(Err::enoent);
+  domains.erase(it);
+  for (auto& [id, cp] : conns)
+    if (cp->who.domid == *d && cp.get() != &c) {
+      cp->closing = true;
+      dirty.insert(id);
+    }
+  fire_special("@releaseDomain", *d);
+  return kOk;
+}
+
+Daemon::Reply Daemon::do_feature(Connection& c, const Args& a, bool set) {
+  if (!c.who.privileged) return fail(Err::eacces);
+  if (!set) {
+    if (a.strings.empty()) return with_nul(std::to_string(kSupportedFeatures));
+    auto d = parse_domid(a.strings[0]);
+    if (!d) return std::unexpected(d.error());
+    auto it = domains.find(*d);
+    if (it == domains.end()) return fail(Err::enoent);
+    return with_nul(std::to_string(it->second.features));
+  }
+  if (a.strings.size() != 2) return fail(Err::einval);
+  auto d = parse_domid(a.strings[0]);
+  auto v = parse_u64(a.strings[1]);
+  if (!d || !v) return fail(Err::einval);
+  if (*v & ~static_cast<std::uint64_t>(kSupportedFeatures)) return fail(Err::einval);
+  Domain& dom = domain(*d);
+  if (dom.introduced) return fail(Err::ebusy);
+  dom.features = static_cast<std::uint32_t>(*v);
+  return kOk;
+}
+
+Daemon::Reply Daemon::do_quota(Connection& c, const Args& a, bool set) {
+  if (!c.who.privileged) return fail(Err::eacces);
+  const auto& s = a.strings;
+  if (!set) {
+    if (s.empty()) {
+      std::string all;
+      for (auto n : Quotas::names()) all += (all.empty() ? "" : " ") + std::string(n);
+      return with_nul(all);
+    }
+    const Quotas* from = &quota;
+    std::string_view name = s[0];
+    if (s.size() == 2) {
+      auto d = parse_domid(s[0]);
+      if (!d) return std::unexpected(d.error());
+      auto it = domains.find(*d);
+      if (it == domains.end()) return fail(Err::enoent);
+      if (it->second.quota) from = &*it->second.quota;
+      name = s[1];
+    } else if (s.size() != 1) {
+      return fail(Err::einval);
+    }
+    auto v = from->get(name);
+    if (!v) return fail(Err::einval);
+    return with_nul(std::to_string(*v));
+  }
+  Quotas* to = &quota;
+  std::size_t i = 0;
+  if (s.size() == 3) {
+    auto d = parse_domid(s[0]);
+    if (!d) return std::unexpected(d.error());
+    auto it = domains.find(*d);
+    if (it == domains.end()) return fail(Err::enoent);
+    if (!it->second.quota) it->second.quota = quota;
+    to = &*it->second.quota;
+    i = 1;
+  } else if (s.size() != 2) {
+    return fail(Err::einval);
+  }
+  auto v = parse_u64(s[i + 1]);
+  if (!v || !to->get(s[i])) return fail(Err::einval);
+  to->set(s[i], *v);
+  return kOk;
+}
+
+std::string Daemon::usage_report(std::uint32_t domid) const {
+  std::size_t outstanding = 0;
+  std::int64_t mem = store.usage(domid).bytes;
+  for (const auto& [id, c] : conns)
+    if (c->who.domid == domid) {
+      outstanding += c->reply_ends.size();
+      for (const Watch& w : c->watches) mem += static_cast<std::int64_t>(w.bytes());
+    }
+  return fmt::format(
+      "Domain {}:\nnodes           : {:>8}\nwatches         : {:>8}\ntransactions    : {:>8}\n"
+      "outstanding     : {:>8}\nmemory          : {:>8}\n",
+      domid, store.usage(domid).nodes, watch_count(domid), txn_count(domid), outstanding, mem);
+}
+
+std::string Daemon::memory_report() const {
+  std::size_t in = 0, out = 0, watches = 0, txns = 0, overlay = 0;
+  for (const auto& [id, c] : conns) {
+    in += c->in.capacity();
+    out += c->out.capacity();
+    watches += c->watches.size();
+    txns += c->txns.size();
+    for (const auto& [tid, t] : c->txns) overlay += t->overlay().size();
+  }
+  std::int64_t node_bytes = 0;
+  for (const auto& [d, u] : store.usage_by_domain()) node_bytes += u.bytes;
+  return fmt::format(
+      "nodes: {} ({} bytes of paths, values, children, permissions)\n"
+      "connections: {} (input buffers {} bytes, output buffers {} bytes)\n"
+      "watches: {}\ntransactions: {} ({} pending nodes)\ndomains: {}\n",
+      store.node_count(), node_bytes, conns.size(), in, out, watches, txns, overlay, domains.size());
+}
+
+Daemon::Reply Daemon::do_control(Connection& c, const Args& a) {
+  if (!c.who.privileged) return fail(Err::eacces);
+  if (a.strings.empty()) return fail(Err::einval);
+  std::string_view cmd = a.strings[0];
+  std::vector<std::string_view> args(a.strings.begin() + 1, a.strings.end());
+  auto text = [](std::string s) {
+    if (s.size() >= kPayloadMax) s.resize(kPayloadMax - 1);
+    return with_nul(s);
+  };
+  if (cmd == "check") {
+    auto bad = store.check();
+    return bad ? text("check failed: " + *bad) : kOk;
+  }
+  if (cmd == "help") return text(std::string(kHelp));
+  if (cmd == "log") {
+    if (args.size() != 1 || (args[0] != "on" && args[0] != "off")) return fail(Err::einval);
+    logging = args[0] == "on";
+    return kOk;
+  }
+  if (cmd == "logfile") {
+    if (args.size() != 1) return fail(Err::einval);
+    std::FILE* f = std::fopen(std::string(args[0]).c_str(), "a");
+    if (f == nullptr) return fail(Err::eio);
+    if (trace_ != nullptr && trace_ != stderr) std::fclose(trace_);
+    std::setvbuf(f, nullptr, _IOLBF, 0);
+    trace_ = f;
+    return kOk;
+  }
+  if (cmd == "memreport") {
+    std::string rep = memory_report();
+    if (args.empty()) return text(rep);
+    std::FILE* f = std::fopen(std::string(args[0]).c_str(), "w");
+    if (f == nullptr) return fail(Err::eio);
+    std::fputs(rep.c_str(), f);
+    std::fclose(f);
+    return kOk;
+  }
+  if (cmd == "print") {
+    if (args.size() != 1) return fail(Err::einval);
+    fmt::print(stderr, "tern-xenstored: {}\n", args[0]);
+    return kOk;
+  }
+  if (cmd == "quota") {
+    if (args.empty()) return text(quota.report());
+    if (args.size() == 3 && args[0] == "set") {
+      auto v = parse_u64(args[2]);
+      if (!v || !quota.set(args[1], *v)) return fail(Err::einval);
+      return kOk;
+    }
+    if (args.size() == 1) {
+      auto d = parse_domid(args[0]);
+      if (!d) return fail(Err::einval);
+      if (!domains.contains(*d)) return fail(Err::enoent);
+      return text(usage_report(*d));
+    }
+    return fail(Err::einval);
+  }
+  if (cmd == "quota-soft") {
+    if (args.empty())
+      return text(fmt::format("Quota settings:\n{:<17}: {:>8} {}\n", "memory", quota.memory_soft,
+                              "Total Xenstore memory per domain (warning level)"));
+    if (args.size() == 3 && args[0] == "set" && args[1] == "memory") {
+      auto v = parse_u64(args[2]);
+      if (!v) return fail(Err::einval);
+      quota.memory_soft = *v;
+      return kOk;
+    }
+    return fail(Err::einval);
+  }
+  if (cmd == "live-update") return text("live update is not implemented yet in tern-xenstored");
+  if (cmd == "tern-as-domain") {
+    if (args.size() != 1) return fail(Err::einval);
+    auto d = parse_domid(args[0]);
+    if (!d) return std::unexpected(d.error());
+    if (!c.watches.empty() || !c.txns.empty()) return fail(Err::ebusy);
+    Domain& dom = domain(*d);
+    c.who = Caller{*d, *d == 0, dom.target};
+    return kOk;
+  }
+  return fail(Err::einval);
+}
+
+}  // namespace tern::xs

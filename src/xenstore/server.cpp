@@ -1,0 +1,165 @@
+#include "xenstore/server.hpp"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "core/log.hpp"
+
+namespace tern::xs {
+
+namespace {
+// epoll user data: the listening socket is 0, connections are their ids (>= 1).
+constexpr std::uint64_t kListenTag = 0;
+// Bytes read from one client per wakeup, so one busy client cannot starve others.
+constexpr std::size_t kReadBudget = 256 * 1024;
+}  // namespace
+
+Expected<> Server::listen_at(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof(addr.sun_path))
+    return make_error(Errc::usage, "socket path {} is longer than {} bytes", path, sizeof(addr.sun_path) - 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return errno_error("socket", errno);
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  ::unlink(path.c_str());
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    return errno_error("bind " + path, errno);
+  ::chmod(path.c_str(), 0600);
+  if (::listen(fd.get(), 1024) != 0) return errno_error("listen " + path, errno);
+  listen_ = std::move(fd);
+  return {};
+}
+
+void Server::update_interest(Connection& c) {
+  int fd = c.transport->fd();
+  if (fd < 0) return;
+  epoll_event ev{};
+  ev.events = (daemon_.input_paused(c) ? 0u : EPOLLIN) | (c.pending_out() ? EPOLLOUT : 0u) | EPOLLRDHUP;
+  ev.data.u64 = c.id;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
+}
+
+void Server::drop(Connection& c) {
+  int fd = c.transport->fd();
+  if (fd >= 0) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  log::debug("connection {} closed", c.id);
+  daemon_.remove_connection(c.id);
+}
+
+void Server::accept_all() {
+  for (int i = 0; i < 256; ++i) {
+    int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors: stop accepting for a while instead of spinning.
+        log::warn("accept: {}; pausing new connections", std::strerror(errno));
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listen_.get(), nullptr);
+        accept_paused_ = true;
+      }
+      return;
+    }
+    Connection& c = daemon_.add_connection(std::make_unique<SocketTransport>(UniqueFd(fd)));
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = c.id;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+}
+
+void Server::flush(Connection& c) {
+  while (c.pending_out() > 0) {
+    long n = c.transport->write_some(c.out.data() + c.out_sent, c.pending_out());
+    if (n > 0) {
+      daemon_.consumed_output(c, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0 && errno == EINTR) continue;
+    c.closing = true;  // peer gone
+    break;
+  }
+}
+
+void Server::on_readable(Connection& c) {
+  char buf[65536];
+  std::size_t budget = kReadBudget;
+  while (budget > 0 && !c.closing && !daemon_.input_paused(c)) {
+    long n = c.transport->read_some(buf, sizeof buf);
+    if (n > 0) {
+      c.in.append(buf, static_cast<std::size_t>(n));
+      budget -= std::min<std::size_t>(budget, static_cast<std::size_t>(n));
+      if (!daemon_.process_input(c)) {
+        log::info("connection {}: payload longer than {} bytes, dropped", c.id, kPayloadMax);
+        c.closing = true;
+      }
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0 && errno == EINTR) continue;
+    c.closing = true;  // EOF or error
+  }
+}
+
+Expected<> Server::run(const std::atomic<bool>& stop) {
+  epoll_ = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) return errno_error("epoll_create1", errno);
+  epoll_event lev{};
+  lev.events = EPOLLIN;
+  lev.data.u64 = kListenTag;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listen_.get(), &lev) != 0)
+    return errno_error("epoll_ctl", errno);
+  std::vector<epoll_event> events(256);
+  while (!stop.load()) {
+    int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 200);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("epoll_wait", errno);
+    }
+    if (n == 0 && accept_paused_) {
+      accept_paused_ = false;
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listen_.get(), &lev);
+    }
+    for (int i = 0; i < n; ++i) {
+      std::uint64_t tag = events[i].data.u64;
+      if (tag == kListenTag) {
+        accept_all();
+        continue;
+      }
+      auto it = daemon_.conns.find(tag);
+      if (it == daemon_.conns.end()) continue;
+      Connection& c = *it->second;
+      if (events[i].events & EPOLLOUT) flush(c);
+      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR)) on_readable(c);
+      // Output drained below the limits: handle requests already buffered.
+      if (!c.closing && !c.in.empty() && !daemon_.input_paused(c)) {
+        if (!daemon_.process_input(c)) c.closing = true;
+      }
+      daemon_.dirty.insert(c.id);
+    }
+    // Deliver what this round queued (replies and other clients' watch events).
+    std::vector<std::uint64_t> dirty(daemon_.dirty.begin(), daemon_.dirty.end());
+    daemon_.dirty.clear();
+    for (std::uint64_t id : dirty) {
+      auto it = daemon_.conns.find(id);
+      if (it == daemon_.conns.end()) continue;
+      Connection& c = *it->second;
+      if (!c.closing) flush(c);
+      if (c.closing)
+        drop(c);  // RELEASE, dropped, EOF
+      else
+        update_interest(c);
+    }
+  }
+  return {};
+}
+
+}  // namespace tern::xs

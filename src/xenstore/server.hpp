@@ -1,0 +1,36 @@
+// Single-threaded epoll loop: accepts unix-socket clients, moves bytes between
+// their sockets and the Daemon's per-connection buffers, never blocks.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "core/error.hpp"
+#include "core/unique_fd.hpp"
+#include "xenstore/daemon.hpp"
+
+namespace tern::xs {
+
+class Server {
+ public:
+  explicit Server(Daemon& d) : daemon_(d) {}
+  // Creates the listening socket at `path` (replacing a stale one), mode 0600.
+  Expected<> listen_at(const std::string& path);
+  // Runs until `stop` becomes true (checked at least every 200 ms).
+  Expected<> run(const std::atomic<bool>& stop);
+  [[nodiscard]] int listen_fd() const { return listen_.get(); }
+
+ private:
+  void accept_all();
+  void on_readable(Connection& c);
+  void flush(Connection& c);
+  void update_interest(Connection& c);
+  void drop(Connection& c);
+
+  Daemon& daemon_;
+  UniqueFd listen_;
+  UniqueFd epoll_;
+  bool accept_paused_ = false;
+};
+
+}  // namespace tern::xs
