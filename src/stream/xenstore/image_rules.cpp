@@ -1,0 +1,175 @@
+#include "stream/xenstore/image_rules.hpp"
+
+#include <limits>
+
+namespace tern::stream::xenstore {
+
+namespace {
+
+constexpr std::uint64_t tx_key(std::uint32_t conn, std::uint32_t tx) {
+  return (static_cast<std::uint64_t>(conn) << 32) | tx;
+}
+
+constexpr std::size_t kU16Max = std::numeric_limits<std::uint16_t>::max();
+
+// Special nodes Xen's daemons keep in the node tree (their permissions decide
+// who may watch them); the only paths not starting with '/' tern accepts.
+bool is_special_path(std::string_view p) {
+  return p == "@releaseDomain" || p == "@introduceDomain";
+}
+
+}  // namespace
+
+Expected<void> check_c_string(std::string_view what, std::string_view s, bool allow_empty) {
+  if (!allow_empty && s.empty()) return make_error(Errc::invalid, "{} is empty", what);
+  if (auto nul = s.find('\0'); nul != std::string_view::npos)
+    return make_error(Errc::invalid, "{} contains a NUL octet at position {} (it is a NUL-terminated string)",
+                      what, nul);
+  // The length field counts the terminator and is 16 bits wide.
+  if (s.size() + 1 > kU16Max)
+    return make_error(Errc::invalid, "{} is {} octets long; with its NUL it does not fit the 16-bit length field",
+                      what, s.size());
+  return {};
+}
+
+Expected<void> check_quota_list(std::string_view what, std::span<const Quota> quotas) {
+  if (quotas.size() > kU16Max)
+    return make_error(Errc::invalid, "{}: {} quota values do not fit the 16-bit count", what, quotas.size());
+  for (std::size_t i = 0; i < quotas.size(); ++i) {
+    if (quotas[i].name.empty())
+      return make_error(Errc::invalid, "{}: quota #{} has an empty name", what, i);
+    if (quotas[i].name.find('\0') != std::string_view::npos)
+      return make_error(Errc::invalid, "{}: quota #{} name contains a NUL octet", what, i);
+  }
+  return {};
+}
+
+ImageRules::ImageRules(std::uint32_t version) : version_(version) {}
+
+Expected<void> ImageRules::check(const RecordBody& body) {
+  RecordType type = record_type_of(body);
+  if (record_min_version(static_cast<std::uint32_t>(type)) > version_)
+    return make_error(Errc::invalid, "{} is only valid in version {} and later; this image is version {}",
+                      record_type_name(type), record_min_version(static_cast<std::uint32_t>(type)),
+                      version_);
+  if (const auto* g = std::get_if<GlobalData>(&body)) {
+    (void)g;
+    if (seen_global_) return make_error(Errc::invalid, "a second GLOBAL_DATA record (at most one is allowed)");
+    seen_global_ = true;
+    return {};
+  }
+  if (const auto* c = std::get_if<ConnectionData>(&body)) return check_connection(*c);
+  if (const auto* w = std::get_if<WatchData>(&body)) return check_watch(*w);
+  if (const auto* t = std::get_if<TransactionData>(&body)) return check_transaction(*t);
+  if (const auto* n = std::get_if<NodeData>(&body)) return check_node(*n);
+  if (const auto* q = std::get_if<GlobalQuotaData>(&body)) return check_global_quota(*q);
+  if (const auto* d = std::get_if<DomainData>(&body)) return check_domain(*d);
+  return {};  // END
+}
+
+Expected<void> ImageRules::check_known_connection(std::uint32_t conn_id) const {
+  if (conn_id == 0) return make_error(Errc::invalid, "conn-id is 0 (connection ids are non-zero)");
+  if (!connections_.contains(conn_id))
+    return make_error(Errc::invalid,
+                      "conn-id {} has no earlier CONNECTION_DATA record (records must follow those they depend on)",
+                      conn_id);
+  return {};
+}
+
+Expected<void> ImageRules::check_connection(const ConnectionData& c) {
+  if (c.conn_id == 0) return make_error(Errc::invalid, "conn-id is 0 (connection ids are non-zero)");
+  if (c.in_data.size() > kU16Max)
+    return make_error(Errc::invalid, "{} octets of pending input do not fit the 16-bit in-data-len",
+                      c.in_data.size());
+  if (c.out_data.size() > std::numeric_limits<std::uint32_t>::max())
+    return make_error(Errc::invalid, "{} octets of pending output do not fit the 32-bit out-data-len",
+                      c.out_data.size());
+  if (c.out_resp_len > c.out_data.size())
+    return make_error(Errc::invalid,
+                      "out-resp-len {} exceeds out-data-len {} (the partial response is part of the pending output)",
+                      c.out_resp_len, c.out_data.size());
+  if (!connections_.insert(c.conn_id).second)
+    return make_error(Errc::invalid, "conn-id {} is used by an earlier CONNECTION_DATA record", c.conn_id);
+  return {};
+}
+
+Expected<void> ImageRules::check_watch(const WatchData& w) const {
+  TERN_TRY(check_known_connection(w.conn_id));
+  TERN_TRY(check_c_string("wpath", w.path, false));
+  TERN_TRY(check_c_string("token", w.token, true));
+  return {};
+}
+
+Expected<void> ImageRules::check_transaction(const TransactionData& t) {
+  TERN_TRY(check_known_connection(t.conn_id));
+  if (t.tx_id == 0) return make_error(Errc::invalid, "tx-id is 0 (0 means \"no transaction\" on the wire)");
+  if (!transactions_.insert(tx_key(t.conn_id, t.tx_id)).second)
+    return make_error(Errc::invalid, "transaction {} of conn-id {} appears twice", t.tx_id, t.conn_id);
+  return {};
+}
+
+Expected<void> ImageRules::check_node(const NodeData& n) const {
+  TERN_TRY(check_c_string("path", n.path, false));
+  if (n.path.front() != '/' && !is_special_path(n.path))
+    return make_error(Errc::invalid, "path \"{}\" is not absolute (must start with '/')", n.path);
+  if (n.value.size() > kU16Max)
+    return make_error(Errc::invalid, "node {}: value of {} octets does not fit the 16-bit value-len", n.path,
+                      n.value.size());
+  if (n.perms.size() > kU16Max)
+    return make_error(Errc::invalid, "node {}: {} permissions do not fit the 16-bit perm-count", n.path,
+                      n.perms.size());
+  for (std::size_t i = 0; i < n.perms.size(); ++i) {
+    const Perm& p = n.perms[i];
+    if (!is_perm_char(p.perm))
+      return make_error(Errc::invalid, "node {}: permission #{} has perm 0x{:02x} (must be 'r', 'w', 'b' or 'n')",
+                        n.path, i, static_cast<unsigned char>(p.perm));
+    if ((p.flags & ~kPermFlagsMask) != 0)
+      return make_error(Errc::invalid, "node {}: permission #{} has undefined flag bits 0x{:02x} (only 0x01 stale is defined)",
+                        n.path, i, p.flags);
+  }
+  if (!n.pending()) {
+    // tx-id and access are to be ignored for committed nodes.
+    if (n.perms.empty())
+      return make_error(Errc::invalid, "committed node {} has no permissions (perm1 names the owner)", n.path);
+    return {};
+  }
+  if (!transactions_.contains(tx_key(n.conn_id, n.tx_id)))
+    return make_error(Errc::invalid,
+                      "node {} belongs to transaction {} of conn-id {}, which has no earlier TRANSACTION_DATA record",
+                      n.path, n.tx_id, n.conn_id);
+  if ((n.access & ~kAccessMask) != 0)
+    return make_error(Errc::invalid, "node {}: access 0x{:04x} has undefined bits (only 0x1 read, 0x2 written)",
+                      n.path, n.access);
+  if (n.perms.empty()) {  // deleted in the transaction
+    if (!n.value.empty())
+      return make_error(Errc::invalid, "node {} is deleted in its transaction (no permissions) but has a {}-octet value",
+                        n.path, n.value.size());
+    if (n.access != 0)
+      return make_error(Errc::invalid, "node {} is deleted in its transaction (no permissions) but access is 0x{:04x}, not 0",
+                        n.path, n.access);
+  }
+  return {};
+}
+
+Expected<void> ImageRules::check_global_quota(const GlobalQuotaData& q) {
+  if (seen_global_quota_)
+    return make_error(Errc::invalid, "a second GLOBAL_QUOTA_DATA record (at most one is allowed)");
+  TERN_TRY(check_quota_list("per-domain quotas", q.per_domain));
+  TERN_TRY(check_quota_list("global quotas", q.global));
+  seen_global_quota_ = true;
+  return {};
+}
+
+Expected<void> ImageRules::check_domain(const DomainData& d) {
+  if (version_ < kVersion2 && d.features != 0)
+    return make_error(Errc::invalid,
+                      "domain {}: features is 0x{:08x} but the field is only valid in version 2 (must be 0 in version {})",
+                      d.domid, d.features, version_);
+  TERN_TRY(check_quota_list("domain quotas", d.quotas));
+  if (domains_[d.domid])
+    return make_error(Errc::invalid, "a second DOMAIN_DATA record for domain {} (at most one per domain)", d.domid);
+  domains_[d.domid] = true;
+  return {};
+}
+
+}  // namespace tern::stream::xenstore
