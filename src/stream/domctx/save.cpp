@@ -37,6 +37,13 @@ Expected<std::vector<std::byte>> save_blob(const Registry& reg, const DomainShap
   return out;
 }
 
+Expected<void> save_into(const Registry& reg, const DomainShape& dom, std::vector<std::byte>& out,
+                         ProducerVersion v) {
+  out.clear();
+  BlobWriter w(out);
+  return save(reg, dom, w, v);
+}
+
 Expected<std::uint64_t> save_size(const Registry& reg, const DomainShape& dom, ProducerVersion v) {
   BlobWriter w = BlobWriter::dry_run();
   TERN_TRY(save(reg, dom, w, v));

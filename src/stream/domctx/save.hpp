@@ -26,6 +26,12 @@ Expected<void> save(const Registry& reg, const DomainShape& dom, BlobWriter& w, 
 // The blob, in a vector written in place (no second copy of any body).
 Expected<std::vector<std::byte>> save_blob(const Registry& reg, const DomainShape& dom, ProducerVersion v = {});
 
+// Replaces the contents of `out` with the blob, keeping its capacity: a VMM
+// that saves repeatedly (checkpoints, live update) reuses one buffer and
+// avoids regrowing and page-faulting a fresh one each time.
+Expected<void> save_into(const Registry& reg, const DomainShape& dom, std::vector<std::byte>& out,
+                         ProducerVersion v = {});
+
 // Dry run: runs every handler against a counting writer and returns the
 // exact size save_blob would produce.
 Expected<std::uint64_t> save_size(const Registry& reg, const DomainShape& dom, ProducerVersion v = {});

@@ -73,6 +73,9 @@ TEST(DomctxRoundTrip, DryRunSizeEqualsRealSize) {
     ASSERT_TRUE(size && blob);
     EXPECT_EQ(*size, blob->size()) << "seed " << seed;
     EXPECT_EQ(blob->size() % 8, 0u);
+    std::vector<std::byte> reused(100000, std::byte{0xee});  // stale contents are replaced
+    ASSERT_TRUE(save_into(reg, img.shape(), reused));
+    EXPECT_EQ(reused, *blob);
   }
 }
 
