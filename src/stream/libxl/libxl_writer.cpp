@@ -52,6 +52,12 @@ Expected<void> Writer::optional_record(std::uint32_t type, Bytes body) {
   return record(type, std::span<const Bytes>(&body, 1));
 }
 
+Expected<void> Writer::write_raw(std::uint32_t type, Bytes body) {
+  TERN_TRY(record(type, std::span<const Bytes>(&body, 1)));
+  if (type == kEnd) ended_ = true;
+  return {};
+}
+
 Expected<void> Writer::end() {
   TERN_TRY(record(kEnd, {}));
   ended_ = true;

@@ -25,6 +25,9 @@ class Writer {
   // (bit 31 set) are allowed, a reader skips them.
   Expected<void> optional_record(std::uint32_t type, Bytes body);
   Expected<void> end();
+  // Copies a record already validated by a reader (conversion); END through
+  // here also ends the stream.
+  Expected<void> write_raw(std::uint32_t type, Bytes body);
 
   [[nodiscard]] ByteSink& sink() { return sink_; }
 

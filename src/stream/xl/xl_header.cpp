@@ -60,6 +60,8 @@ Expected<Header> read_header(ByteSource& src) {
     return make_error(Errc::invalid, "xl header: offset {}: optional_data_len {} exceeds tern's limit of {} bytes",
                       base + 44, h.optional_data_len, kMaxOptionalData);
   std::uint64_t opt_off = base + kFixedSize;
+  // Keep the fixed part now: the next read may reuse the source's buffer.
+  h.raw.assign(fixed.begin(), fixed.end());
   TERN_TRY_ASSIGN(Bytes opt, src.read(h.optional_data_len));
   if (opt.size() < h.optional_data_len)
     return make_error(Errc::truncated, "xl header: offset {}: input ends inside the optional data ({} of {} bytes)",
@@ -78,6 +80,7 @@ Expected<Header> read_header(ByteSource& src) {
   if (h.json() && (!h.has_config || h.config.empty()))
     return make_error(Errc::invalid, "xl header: offset {}: the JSON flag is set but there is no config", base + 36);
   h.payload_offset = src.offset();
+  h.raw.insert(h.raw.end(), opt.begin(), opt.end());
   return h;
 }
 

@@ -37,6 +37,7 @@ struct Header {
   bool config_nul_terminated = false;
   std::uint64_t extra_optional_bytes = 0;  // optional data after the config
   std::uint64_t payload_offset = 0;        // where the stream after the header starts
+  std::vector<std::byte> raw;              // the header exactly as read (fixed part + optional data)
 
   [[nodiscard]] bool json() const { return (mandatory_flags & kMandatoryJson) != 0; }
   [[nodiscard]] bool stream_v2() const { return (mandatory_flags & kMandatoryStreamV2) != 0; }
