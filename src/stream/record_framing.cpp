@@ -9,40 +9,90 @@ RecordReader::RecordReader(ByteSource& src, std::string_view stream, TypeNamer n
 
 std::uint64_t RecordReader::offset() const { return src_.offset(); }
 
-Expected<RawRecord> RecordReader::next(std::uint32_t max_body) {
-  RawRecord r;
-  r.offset = src_.offset();
-  r.index = index_;
+Expected<RecordHead> RecordReader::next_head(std::uint32_t max_body) {
+  RecordHead h;
+  h.offset = src_.offset();
+  h.index = index_;
   TERN_TRY_ASSIGN(Bytes hdr, src_.read(kRecordHeaderSize));
   if (hdr.size() < kRecordHeaderSize) {
     if (hdr.empty())
       return make_error(Errc::truncated, "{} stream: offset {}: record #{}: input ends where a record header was expected",
-                        stream_, r.offset, r.index);
+                        stream_, h.offset, h.index);
     return make_error(Errc::truncated, "{} stream: offset {}: record #{}: input ends inside the record header ({} of 8 bytes)",
-                      stream_, r.offset, r.index, hdr.size());
+                      stream_, h.offset, h.index, hdr.size());
   }
-  r.type = load_le<std::uint32_t>(hdr.data());
-  r.length = load_le<std::uint32_t>(hdr.data() + 4);
-  if (r.length > max_body)
+  h.type = load_le<std::uint32_t>(hdr.data());
+  h.length = load_le<std::uint32_t>(hdr.data() + 4);
+  if (h.length > max_body)
     return make_error(Errc::invalid, "{} stream: offset {}: record #{} ({}): body length {} exceeds the limit of {} bytes",
-                      stream_, r.offset, r.index, namer_(r.type), r.length, max_body);
-  TERN_TRY_ASSIGN(r.body, src_.read(r.length));
-  if (r.body.size() < r.length)
+                      stream_, h.offset, h.index, namer_(h.type), h.length, max_body);
+  cur_ = h;
+  cur_left_ = h.length;
+  in_record_ = true;
+  return h;
+}
+
+Expected<Bytes> RecordReader::read_body(std::size_t n) {
+  if (!in_record_ || n > cur_left_)
+    return make_error(Errc::internal, "{} stream: read_body({}) beyond the current record body", stream_, n);
+  TERN_TRY_ASSIGN(Bytes b, src_.read(n));
+  cur_left_ -= b.size();
+  if (b.size() < n)
     return make_error(Errc::truncated, "{} stream: offset {}: record #{} ({}): input ends inside the body ({} of {} bytes)",
-                      stream_, r.offset, r.index, namer_(r.type), r.body.size(), r.length);
-  std::size_t pad = record_padding(r.length);
+                      stream_, cur_.offset, cur_.index, namer_(cur_.type), cur_.length - cur_left_, cur_.length);
+  return b;
+}
+
+Expected<void> RecordReader::skip_body(std::uint64_t n) {
+  if (!in_record_ || n > cur_left_)
+    return make_error(Errc::internal, "{} stream: skip_body({}) beyond the current record body", stream_, n);
+  TERN_TRY_ASSIGN(std::uint64_t done, src_.skip(n));
+  cur_left_ -= done;
+  if (done < n)
+    return make_error(Errc::truncated, "{} stream: offset {}: record #{} ({}): input ends inside the body ({} of {} bytes)",
+                      stream_, cur_.offset, cur_.index, namer_(cur_.type), cur_.length - cur_left_, cur_.length);
+  return {};
+}
+
+Expected<void> RecordReader::finish() {
+  if (!in_record_ || cur_left_ != 0)
+    return make_error(Errc::internal, "{} stream: finish() with {} body bytes unread", stream_, cur_left_);
+  in_record_ = false;
+  std::size_t pad = record_padding(cur_.length);
   if (pad > 0) {
-    // The body view must survive reading the padding: copy-free sources keep
-    // it valid; buffered sources keep their buffer because the read is tiny.
     std::uint64_t pad_off = src_.offset();
     TERN_TRY_ASSIGN(Bytes p, src_.read(pad));
     if (p.size() < pad)
       return make_error(Errc::truncated, "{} stream: offset {}: record #{} ({}): input ends inside the padding",
-                        stream_, pad_off, r.index, namer_(r.type));
+                        stream_, pad_off, cur_.index, namer_(cur_.type));
     if (!all_zero(p))
       return make_error(Errc::invalid, "{} stream: offset {}: record #{} ({}): padding bytes are not zero",
-                        stream_, pad_off, r.index, namer_(r.type));
+                        stream_, pad_off, cur_.index, namer_(cur_.type));
   }
+  ++index_;
+  return {};
+}
+
+Expected<RawRecord> RecordReader::next(std::uint32_t max_body) {
+  TERN_TRY_ASSIGN(RecordHead h, next_head(max_body));
+  in_record_ = false;
+  RawRecord r;
+  static_cast<RecordHead&>(r) = h;
+  // Body and padding in one read: a second read could move a buffered
+  // source's data and invalidate the body view.
+  std::size_t pad = record_padding(h.length);
+  std::uint64_t body_off = src_.offset();
+  TERN_TRY_ASSIGN(Bytes all, src_.read(std::size_t{h.length} + pad));
+  if (all.size() < h.length)
+    return make_error(Errc::truncated, "{} stream: offset {}: record #{} ({}): input ends inside the body ({} of {} bytes)",
+                      stream_, h.offset, h.index, namer_(h.type), all.size(), h.length);
+  if (all.size() < h.length + pad)
+    return make_error(Errc::truncated, "{} stream: offset {}: record #{} ({}): input ends inside the padding",
+                      stream_, body_off + h.length, h.index, namer_(h.type));
+  if (!all_zero(all.subspan(h.length)))
+    return make_error(Errc::invalid, "{} stream: offset {}: record #{} ({}): padding bytes are not zero",
+                      stream_, body_off + h.length, h.index, namer_(h.type));
+  r.body = all.first(h.length);
   ++index_;
   return r;
 }

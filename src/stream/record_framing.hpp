@@ -22,12 +22,16 @@ inline constexpr std::size_t kRecordAlign = 8;
   return static_cast<std::size_t>(align_up(body_len, kRecordAlign) - body_len);
 }
 
-// One framed record, as read. `body` is a view valid until the next read.
-struct RawRecord {
+// A record header, as read.
+struct RecordHead {
   std::uint32_t type = 0;
   std::uint32_t length = 0;
   std::uint64_t offset = 0;  // stream offset of the record header
   std::uint64_t index = 0;   // 0-based position of the record in its stream
+};
+
+// One framed record, as read. `body` is a view valid until the next read.
+struct RawRecord : RecordHead {
   Bytes body;
 };
 
@@ -43,6 +47,20 @@ class RecordReader {
   // Errc::truncated naming the missing record.
   Expected<RawRecord> next(std::uint32_t max_body);
 
+  // Piecewise reading, for readers that skip bulk data (page payloads):
+  // next_head() reads a header (checking max_body), then read_body()/
+  // skip_body() consume the body front to back, and finish() checks that
+  // the whole body was consumed and reads and checks the padding.
+  // Views from read_body() may be invalidated by skip_body() on buffered
+  // sources. Errors have the same form as next()'s.
+  Expected<RecordHead> next_head(std::uint32_t max_body);
+  Expected<Bytes> read_body(std::size_t n);
+  Expected<void> skip_body(std::uint64_t n);
+  Expected<void> finish();
+
+  // Names a type in messages, as given to the constructor.
+  [[nodiscard]] std::string type_name(std::uint32_t t) const { return namer_(t); }
+
   [[nodiscard]] std::uint64_t records_read() const { return index_; }
   [[nodiscard]] std::uint64_t offset() const;
   [[nodiscard]] ByteSource& source() { return src_; }
@@ -52,6 +70,9 @@ class RecordReader {
   std::string stream_;
   TypeNamer namer_;
   std::uint64_t index_ = 0;
+  RecordHead cur_;              // record being read piecewise
+  std::uint64_t cur_left_ = 0;  // body bytes not yet consumed
+  bool in_record_ = false;
 };
 
 // Writes framed records to a sink. Two ways to write one record:
