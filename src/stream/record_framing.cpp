@@ -73,27 +73,35 @@ Expected<void> RecordReader::finish() {
   return {};
 }
 
-Expected<RawRecord> RecordReader::next(std::uint32_t max_body) {
-  TERN_TRY_ASSIGN(RecordHead h, next_head(max_body));
+Expected<Bytes> RecordReader::read_rest() {
+  if (!in_record_) return make_error(Errc::internal, "{} stream: read_rest() outside a record", stream_);
   in_record_ = false;
-  RawRecord r;
-  static_cast<RecordHead&>(r) = h;
+  const RecordHead& h = cur_;
   // Body and padding in one read: a second read could move a buffered
   // source's data and invalidate the body view.
+  std::size_t left = static_cast<std::size_t>(cur_left_);
   std::size_t pad = record_padding(h.length);
-  std::uint64_t body_off = src_.offset();
-  TERN_TRY_ASSIGN(Bytes all, src_.read(std::size_t{h.length} + pad));
-  if (all.size() < h.length)
+  std::uint64_t body_end = src_.offset() + left;
+  TERN_TRY_ASSIGN(Bytes all, src_.read(left + pad));
+  if (all.size() < left)
     return make_error(Errc::truncated, "{} stream: offset {}: record #{} ({}): input ends inside the body ({} of {} bytes)",
-                      stream_, h.offset, h.index, namer_(h.type), all.size(), h.length);
-  if (all.size() < h.length + pad)
+                      stream_, h.offset, h.index, namer_(h.type), h.length - left + all.size(), h.length);
+  if (all.size() < left + pad)
     return make_error(Errc::truncated, "{} stream: offset {}: record #{} ({}): input ends inside the padding",
-                      stream_, body_off + h.length, h.index, namer_(h.type));
-  if (!all_zero(all.subspan(h.length)))
+                      stream_, body_end, h.index, namer_(h.type));
+  if (!all_zero(all.subspan(left)))
     return make_error(Errc::invalid, "{} stream: offset {}: record #{} ({}): padding bytes are not zero",
-                      stream_, body_off + h.length, h.index, namer_(h.type));
-  r.body = all.first(h.length);
+                      stream_, body_end, h.index, namer_(h.type));
+  cur_left_ = 0;
   ++index_;
+  return all.first(left);
+}
+
+Expected<RawRecord> RecordReader::next(std::uint32_t max_body) {
+  TERN_TRY_ASSIGN(RecordHead h, next_head(max_body));
+  RawRecord r;
+  static_cast<RecordHead&>(r) = h;
+  TERN_TRY_ASSIGN(r.body, read_rest());
   return r;
 }
 

@@ -57,6 +57,9 @@ class RecordReader {
   Expected<Bytes> read_body(std::size_t n);
   Expected<void> skip_body(std::uint64_t n);
   Expected<void> finish();
+  // Reads the rest of the body and the padding in one source read (so the
+  // returned body view stays valid), checks the padding and finishes.
+  Expected<Bytes> read_rest();
 
   // Names a type in messages, as given to the constructor.
   [[nodiscard]] std::string type_name(std::uint32_t t) const { return namer_(t); }

@@ -139,7 +139,8 @@ struct ParseContext {
 [[nodiscard]] Expected<std::uint32_t> check_pfn_array(Bytes pfns);
 
 // Image + domain header (40 bytes). Version must be 2 or 3; little-endian only.
-[[nodiscard]] Expected<StreamHeader> parse_headers(Bytes headers40);
+// `base` is the stream offset of the image header (for error messages).
+[[nodiscard]] Expected<StreamHeader> parse_headers(Bytes headers40, std::uint64_t base = 0);
 void encode_headers(const StreamHeader& h, std::span<std::byte, kHeadersSize> out);
 
 }  // namespace tern::stream::libxc

@@ -33,6 +33,12 @@ class StreamRules {
   // anywhere before END; unknown mandatory types are rejected.
   [[nodiscard]] Expected<Admission> admit(std::uint32_t type);
 
+  // True if admitting `type` now would fail only because STATIC_DATA_END
+  // has not been seen (v3). Lets v2->v3 conversion place a STATIC_DATA_END
+  // ahead of the records of odd v2 streams that reach memory/register
+  // records (or END) before the spec's inference point.
+  [[nodiscard]] bool needs_static_data_end_before(std::uint32_t type) const;
+
   [[nodiscard]] DomainType domain_type() const { return type_; }
   [[nodiscard]] std::uint32_t version() const { return version_; }
   [[nodiscard]] bool static_data_ended() const { return static_data_ended_; }

@@ -93,6 +93,7 @@ class Writer {
   StreamHeader header_;
   std::optional<StreamRules> rules_;
   std::vector<std::byte> scratch_;  // PAGE_DATA header + pfn array, small fixed bodies
+  std::uint8_t guest_width_ = 0;    // from write_pv_info, to check X86_PV_P2M_FRAMES sizes
 };
 
 }  // namespace tern::stream::libxc
