@@ -37,6 +37,8 @@ put("cut-before-end", data[:-1])
 xl = doc["xl_header"]
 lx = doc["libxl_header"]["offset"]
 xc = doc["libxc_header"]["offset"]
+put("cut-in-libxl-header", data[:lx + 9])
+put("cut-in-libxc-header", data[:xc + 30])
 put("xl-magic", patch(0, "B", ord("Y")))
 put("xl-byteorder", patch(32, ">I", 0x01020304))
 put("xl-mandatory-flag", patch(36, "<I", 0x7))

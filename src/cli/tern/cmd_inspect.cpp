@@ -19,6 +19,8 @@ struct InspectArgs {
 int run_inspect(const InspectArgs& a) {
   auto img = open_image(a.path, a.format);
   if (!img) {
+    // --json callers get a document even when the image is unrecognised.
+    if (a.json) fmt::print("{}\n", nlohmann::json{{"error", img.error().message()}}.dump(2));
     fmt::print(stderr, "tern inspect: {}\n", img.error().message());
     return exit_code_for(img.error());
   }
