@@ -23,7 +23,14 @@ Expected<RecordType> convert_records(Reader& in, Writer& out) {
     // spec's inference point; v3 needs STATIC_DATA_END ahead of them.
     if (out.rules() && out.rules()->needs_static_data_end_before(r.type)) TERN_TRY(out.write_static_data_end());
     // The body is a view into the input: written as is (pages included).
-    TERN_TRY(out.write_raw(r.type, r.body));
+    if (auto w = out.write_raw(r.type, r.body); !w) {
+      // A v2 stream that v2 rules accept but v3 order cannot express (a static
+      // record after a memory/register record that precedes the inference point).
+      if (w.error().code() == Errc::usage)
+        return make_error(Errc::unsupported, "libxc convert: offset {}: record #{} ({}): cannot be expressed in v3: {}", r.offset,
+                          r.index, record_type_name(r.type), w.error().message());
+      return std::unexpected(std::move(w).error());
+    }
     if (r.is(RecordType::end)) return RecordType::end;
     if (r.is(RecordType::checkpoint)) return RecordType::checkpoint;
   }
