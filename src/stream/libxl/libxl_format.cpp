@@ -11,26 +11,27 @@ void encode_header(const Header& h, std::byte out[kHeaderSize]) {
   store_be<std::uint32_t>(out + 12, h.options);
 }
 
-Expected<Header> decode_header(Bytes b) {
+Expected<Header> decode_header(Bytes b, std::uint64_t base) {
   if (b.size() < kHeaderSize)
-    return make_error(Errc::truncated, "libxl header: input ends after {} of {} bytes", b.size(), kHeaderSize);
+    return make_error(Errc::truncated, "libxl header: offset {}: input ends after {} of {} header bytes",
+                      base + b.size(), b.size(), kHeaderSize);
   auto ident = load_be<std::uint64_t>(b.data());
   if (ident != kIdent)
-    return make_error(Errc::invalid, "libxl header: offset 0: ident is {:#018x}, expected {:#018x} (\"LibxlFmt\")",
-                      ident, kIdent);
+    return make_error(Errc::invalid, "libxl header: offset {}: ident is {:#018x}, expected {:#018x} (\"LibxlFmt\")",
+                      base, ident, kIdent);
   Header h;
   h.version = load_be<std::uint32_t>(b.data() + 8);
   h.options = load_be<std::uint32_t>(b.data() + 12);
   if (h.version != kVersion)
-    return make_error(Errc::invalid, "libxl header: offset 8: version is {}, only version {} exists", h.version,
-                      kVersion);
+    return make_error(Errc::invalid, "libxl header: offset {}: version is {}, only version {} exists", base + 8,
+                      h.version, kVersion);
   if (h.options & kOptReservedMask)
-    return make_error(Errc::invalid, "libxl header: offset 12: reserved option bits set ({:#010x}), they must be zero",
-                      h.options & kOptReservedMask);
+    return make_error(Errc::invalid, "libxl header: offset {}: reserved option bits set ({:#010x}), they must be zero",
+                      base + 12, h.options & kOptReservedMask);
   if (h.big_endian())
     return make_error(Errc::invalid,
-                      "libxl header: offset 12: options say big-endian records; x86 streams are little-endian "
-                      "(spec section 3) and tern reads no other");
+                      "libxl header: offset {}: options say big-endian records; x86 streams are little-endian "
+                      "(spec section 3) and tern reads no other", base + 12);
   return h;
 }
 

@@ -71,7 +71,8 @@ struct Header {
 // Encodes a header; tern always writes little-endian streams.
 void encode_header(const Header& h, std::byte out[kHeaderSize]);
 // Decodes and validates a header (ident, version, reserved bits, byte order).
-[[nodiscard]] Expected<Header> decode_header(Bytes b);
+// `base` is the header's stream offset, for messages.
+[[nodiscard]] Expected<Header> decode_header(Bytes b, std::uint64_t base = 0);
 
 [[nodiscard]] std::string type_name(std::uint32_t type);
 [[nodiscard]] std::string_view emulator_name(std::uint32_t id);

@@ -10,8 +10,9 @@ RecordReader::RecordReader(ByteSource& src) : src_(src), framing_(src, "libxl", 
 
 Expected<Header> RecordReader::read_header() {
   if (state_ != State::header) return make_error(Errc::internal, "libxl reader: header read twice");
+  std::uint64_t base = src_.offset();
   TERN_TRY_ASSIGN(Bytes b, src_.read(kHeaderSize));
-  auto h = decode_header(b);
+  auto h = decode_header(b, base);
   if (!h) return std::unexpected(h.error());
   state_ = State::records;
   return h;
