@@ -1,4 +1,5 @@
-// Writer throughput without page generation: PAGE_DATA records of 1024
+// Writer throughput without page generation (/dev/null copies nothing, so
+// the first figure is the cost of framing + writev alone): PAGE_DATA records of 1024
 // pre-filled pages, framed by libxc::Writer inside a libxl stream, written
 // with writev to /dev/null (the cost of tern's write path itself), and the
 // full synthetic libxl stream (which also computes every page's contents).
