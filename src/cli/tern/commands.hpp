@@ -17,5 +17,10 @@ struct Context {
 };
 
 void add_version(CLI::App& app, Context& ctx);
+// Image tools (tern issue A): one cmd_<name>.cpp each.
+void add_inspect(CLI::App& app, Context& ctx);
+void add_verify(CLI::App& app, Context& ctx);
+void add_convert(CLI::App& app, Context& ctx);
+void add_synth(CLI::App& app, Context& ctx);
 
 }  // namespace tern::cli

@@ -16,6 +16,10 @@ int main(int argc, char** argv) {
 
   tern::cli::Context ctx;
   tern::cli::add_version(app, ctx);
+  tern::cli::add_inspect(app, ctx);
+  tern::cli::add_verify(app, ctx);
+  tern::cli::add_convert(app, ctx);
+  tern::cli::add_synth(app, ctx);
 
   try {
     app.parse(argc, argv);
