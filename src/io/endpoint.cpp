@@ -34,7 +34,8 @@ Expected<sockaddr_un> unix_address(const std::string& path) {
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof(a.sun_path))
-    return make_error(Errc::usage, "unix socket path '{}' must be 1..{} bytes", path, sizeof(a.sun_path) - 1);
+    return make_error(Errc::usage, "unix socket path '{}' must be 1..{} bytes", path,
+                      sizeof(a.sun_path) - 1);
   std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
   return a;
 }
@@ -52,7 +53,8 @@ Expected<void> resolve(const Endpoint& ep, bool passive, AddrInfo& out) {
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = passive ? AI_PASSIVE : 0;
   const std::string port = std::to_string(ep.port);
-  const int rc = ::getaddrinfo(ep.host.empty() ? nullptr : ep.host.c_str(), port.c_str(), &hints, &out.list);
+  const int rc =
+      ::getaddrinfo(ep.host.empty() ? nullptr : ep.host.c_str(), port.c_str(), &hints, &out.list);
   if (rc != 0) return make_error(Errc::io, "cannot resolve '{}': {}", ep.host, ::gai_strerror(rc));
   return {};
 }
@@ -68,9 +70,11 @@ std::string Endpoint::to_string() const {
   switch (kind) {
     case Kind::tcp:
       return host.find(':') != std::string::npos ? fmt::format("tcp://[{}]:{}", host, port)
-                                                  : fmt::format("tcp://{}:{}", host, port);
-    case Kind::unix_socket: return "unix:" + path;
-    case Kind::fd: return fmt::format("fd:{}", fd);
+                                                 : fmt::format("tcp://{}:{}", host, port);
+    case Kind::unix_socket:
+      return "unix:" + path;
+    case Kind::fd:
+      return fmt::format("fd:{}", fd);
   }
   return "?";
 }
@@ -83,7 +87,8 @@ Expected<Endpoint> parse_endpoint(std::string_view text) {
     if (rest.starts_with('[')) {
       const auto close = rest.find(']');
       if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':')
-        return make_error(Errc::usage, "endpoint '{}': unterminated [IPv6] host ({})", text, kUsage);
+        return make_error(Errc::usage, "endpoint '{}': unterminated [IPv6] host ({})", text,
+                          kUsage);
       host = rest.substr(1, close - 1);
       port = rest.substr(close + 2);
     } else {
@@ -93,7 +98,8 @@ Expected<Endpoint> parse_endpoint(std::string_view text) {
       host = rest.substr(0, colon);
       port = rest.substr(colon + 1);
     }
-    if (host.empty()) return make_error(Errc::usage, "endpoint '{}': empty host ({})", text, kUsage);
+    if (host.empty())
+      return make_error(Errc::usage, "endpoint '{}': empty host ({})", text, kUsage);
     TERN_TRY_ASSIGN(auto p, parse_number(port, 65535, "port", text));
     ep.kind = Endpoint::Kind::tcp;
     ep.host = std::string(host);
@@ -103,14 +109,16 @@ Expected<Endpoint> parse_endpoint(std::string_view text) {
   if (text.starts_with("unix:")) {
     ep.kind = Endpoint::Kind::unix_socket;
     ep.path = std::string(text.substr(5));
-    if (auto a = unix_address(ep.path); !a) return std::unexpected(a.error().context(fmt::format("endpoint '{}'", text)));
+    if (auto a = unix_address(ep.path); !a)
+      return std::unexpected(a.error().context(fmt::format("endpoint '{}'", text)));
     return ep;
   }
   if (text.starts_with("fd:")) {
     TERN_TRY_ASSIGN(auto n, parse_number(text.substr(3), 1 << 20, "fd number", text));
     ep.kind = Endpoint::Kind::fd;
     ep.fd = static_cast<int>(n);
-    if (::fcntl(ep.fd, F_GETFD) < 0) return make_error(Errc::usage, "endpoint '{}': fd {} is not open", text, n);
+    if (::fcntl(ep.fd, F_GETFD) < 0)
+      return make_error(Errc::usage, "endpoint '{}': fd {} is not open", text, n);
     return ep;
   }
   return make_error(Errc::usage, "endpoint '{}': unknown kind ({})", text, kUsage);
@@ -125,7 +133,8 @@ Expected<Listener> Listener::open(const Endpoint& ep) {
   l.bound_ = ep;
   switch (ep.kind) {
     case Endpoint::Kind::fd:
-      return make_error(Errc::usage, "cannot listen on {}: fd endpoints are for --to", ep.to_string());
+      return make_error(Errc::usage, "cannot listen on {}: fd endpoints are for --to",
+                        ep.to_string());
     case Endpoint::Kind::unix_socket: {
       TERN_TRY_ASSIGN(auto addr, unix_address(ep.path));
       UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -165,8 +174,8 @@ Expected<Listener> Listener::open(const Endpoint& ep) {
         socklen_t len = sizeof got;
         if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&got), &len) == 0) {
           char host[NI_MAXHOST], serv[NI_MAXSERV];
-          if (::getnameinfo(reinterpret_cast<sockaddr*>(&got), len, host, sizeof host, serv, sizeof serv,
-                            NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+          if (::getnameinfo(reinterpret_cast<sockaddr*>(&got), len, host, sizeof host, serv,
+                            sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
             l.bound_.host = host;
             l.bound_.port = static_cast<std::uint16_t>(std::atoi(serv));
           }

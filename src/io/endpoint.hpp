@@ -20,10 +20,10 @@ namespace tern::io {
 struct Endpoint {
   enum class Kind { tcp, unix_socket, fd };
   Kind kind = Kind::tcp;
-  std::string host;       // tcp
-  std::uint16_t port = 0; // tcp
-  std::string path;       // unix
-  int fd = -1;            // fd
+  std::string host;        // tcp
+  std::uint16_t port = 0;  // tcp
+  std::string path;        // unix
+  int fd = -1;             // fd
   [[nodiscard]] std::string to_string() const;
 };
 
@@ -52,6 +52,7 @@ class Listener {
 
 // Connects (retrying ECONNREFUSED/ENOENT until the timeout, so a sender may
 // start just before its receiver). fd:N returns a duplicate of N.
-[[nodiscard]] Expected<UniqueFd> connect_endpoint(const Endpoint& ep, std::chrono::milliseconds timeout);
+[[nodiscard]] Expected<UniqueFd> connect_endpoint(const Endpoint& ep,
+                                                  std::chrono::milliseconds timeout);
 
 }  // namespace tern::io

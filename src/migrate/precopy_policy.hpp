@@ -22,7 +22,7 @@ namespace tern::migrate {
 
 struct PolicyConfig {
   std::chrono::microseconds max_downtime{50'000};
-  std::uint32_t max_iterations = 30;                // pre-copy rounds after round 0
+  std::uint32_t max_iterations = 30;                 // pre-copy rounds after round 0
   std::optional<std::chrono::microseconds> timeout;  // whole migration; nullopt = none
   bool auto_converge = false;
   double throttle_step = 0.2;  // added per non-converging round
@@ -31,19 +31,19 @@ struct PolicyConfig {
 
 // What one round measured.
 struct RoundMeasure {
-  std::uint64_t bytes_sent = 0;          // payload + framing of this round
-  std::chrono::microseconds send_time{}; // wall time spent sending them
-  std::uint64_t pages_dirtied = 0;       // dirty set collected at the end of the round
-  std::chrono::microseconds round_time{}; // wall time over which they were dirtied
+  std::uint64_t bytes_sent = 0;            // payload + framing of this round
+  std::chrono::microseconds send_time{};   // wall time spent sending them
+  std::uint64_t pages_dirtied = 0;         // dirty set collected at the end of the round
+  std::chrono::microseconds round_time{};  // wall time over which they were dirtied
 };
 
 enum class Action { next_round, stop_and_copy, abort };
 
 struct Decision {
   Action action = Action::next_round;
-  double throttle = 0.0;  // fraction of time the vCPUs should sleep from now on
-  bool converging = true; // the guest dirties slower than the link sends
-  std::string reason;     // one line for progress output and the summary
+  double throttle = 0.0;   // fraction of time the vCPUs should sleep from now on
+  bool converging = true;  // the guest dirties slower than the link sends
+  std::string reason;      // one line for progress output and the summary
 };
 
 class PrecopyPolicy {

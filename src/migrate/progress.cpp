@@ -23,9 +23,10 @@ std::string render_bar(const ProgressEvent& e, std::size_t width) {
   if (e.rate_bytes_per_s > 0)
     eta = fmt::format("{:.1f} s", static_cast<double>(left) * 4096.0 / e.rate_bytes_per_s);
   std::string line = fmt::format("{} {:>3}  [{}{}] {:3.0f}%  {} pages left  {:.2f} GB/s  ETA {}",
-                                 e.phase == "round" ? "round" : e.phase, e.phase == "round" ? fmt::format("{}", e.round) : "",
-                                 std::string(filled, '#'), std::string(width - filled, '.'), frac * 100, left,
-                                 e.rate_bytes_per_s / 1e9, eta);
+                                 e.phase == "round" ? "round" : e.phase,
+                                 e.phase == "round" ? fmt::format("{}", e.round) : "",
+                                 std::string(filled, '#'), std::string(width - filled, '.'),
+                                 frac * 100, left, e.rate_bytes_per_s / 1e9, eta);
   return line;
 }
 

@@ -14,14 +14,14 @@
 namespace tern::migrate {
 
 struct ProgressEvent {
-  std::string phase;                 // "round", "stop-and-copy", "state", "done", "aborted"
+  std::string phase;  // "round", "stop-and-copy", "state", "done", "aborted"
   std::uint32_t round = 0;
-  std::uint64_t round_pages = 0;     // pages this round must send
+  std::uint64_t round_pages = 0;  // pages this round must send
   std::uint64_t round_pages_sent = 0;
-  std::uint64_t bytes_total = 0;     // sent so far, all rounds
-  double rate_bytes_per_s = 0;       // current send rate
+  std::uint64_t bytes_total = 0;  // sent so far, all rounds
+  double rate_bytes_per_s = 0;    // current send rate
   std::chrono::milliseconds elapsed{};
-  std::string message;               // the policy's reason, an error, ...
+  std::string message;  // the policy's reason, an error, ...
 };
 
 enum class ProgressMode { none, bar, json };

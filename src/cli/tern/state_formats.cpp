@@ -24,7 +24,8 @@ Expected<std::vector<std::byte>> read_whole(ByteSource& src, std::string_view wh
     TERN_TRY_ASSIGN(Bytes b, src.read(kChunk));
     out.insert(out.end(), b.begin(), b.end());
     if (out.size() > kMaxStateImage)
-      return make_error(Errc::unsupported, "{} larger than {} bytes: refusing to load it into memory", what,
+      return make_error(Errc::unsupported,
+                        "{} larger than {} bytes: refusing to load it into memory", what,
                         kMaxStateImage);
     if (b.size() < kChunk) return out;
   }
@@ -40,7 +41,9 @@ std::string field_text(const json& v) {
 }  // namespace
 
 bool detect_domctx(Bytes head) { return stream::domctx::looks_like_domctx(head); }
-bool detect_xenstore(Bytes head) { return head.size() >= 12 && stream::xenstore::looks_like_xenstore_image(head); }
+bool detect_xenstore(Bytes head) {
+  return head.size() >= 12 && stream::xenstore::looks_like_xenstore_image(head);
+}
 
 Expected<void> inspect_domctx(ByteSource& src, const InspectOptions&, json& doc) {
   TERN_TRY_ASSIGN(auto blob, read_whole(src, "domain-context blob"));
@@ -54,17 +57,19 @@ Expected<void> inspect_domctx(ByteSource& src, const InspectOptions&, json& doc)
 Expected<std::string> verify_domctx(ByteSource& src) {
   TERN_TRY_ASSIGN(auto blob, read_whole(src, "domain-context blob"));
   TERN_TRY_ASSIGN(auto s, stream::domctx::verify(blob));
-  return fmt::format("domain context v{} from producer {}.{}: {} bytes, {} state records ({} ignored), {} vCPUs",
-                     s.header.version, s.header.producer_major, s.header.producer_minor, s.size, s.records,
-                     s.ignored, s.vcpus);
+  return fmt::format(
+      "domain context v{} from producer {}.{}: {} bytes, {} state records ({} ignored), {} vCPUs",
+      s.header.version, s.header.producer_major, s.header.producer_minor, s.size, s.records,
+      s.ignored, s.vcpus);
 }
 
 std::string render_domctx_text(const json& doc) {
   std::string out;
   if (doc.contains("header")) {
     const auto& h = doc["header"];
-    out += fmt::format("domain context: {} bytes, version {}, producer {}.{}\n", doc.value("size", 0ULL),
-                       h.value("version", 0U), h.value("producer_major", 0U), h.value("producer_minor", 0U));
+    out += fmt::format("domain context: {} bytes, version {}, producer {}.{}\n",
+                       doc.value("size", 0ULL), h.value("version", 0U),
+                       h.value("producer_major", 0U), h.value("producer_minor", 0U));
   }
   if (doc.contains("summary")) {
     const auto& s = doc["summary"];
@@ -72,7 +77,8 @@ std::string render_domctx_text(const json& doc) {
                        s.value("ignored", 0ULL), s.value("vcpus", 0U));
   }
   if (doc.contains("records")) {
-    out += fmt::format("  {:>8}  {:<18} {:>8} {:>8}  {}\n", "offset", "type", "instance", "length", "fields");
+    out += fmt::format("  {:>8}  {:<18} {:>8} {:>8}  {}\n", "offset", "type", "instance", "length",
+                       "fields");
     for (const auto& r : doc["records"]) {
       std::string fields;
       if (r.contains("fields") && r["fields"].is_object()) {
@@ -85,9 +91,10 @@ std::string render_domctx_text(const json& doc) {
           }
         }
       }
-      out += fmt::format("  {:>8}  {:<18} {:>8} {:>8}  {}{}\n", r.value("offset", 0ULL),
-                         r.value("name", std::string("?")), r.value("instance", 0U), r.value("length", 0ULL),
-                         r.value("ignore", false) ? "[IGNORE] " : "", fields);
+      out +=
+          fmt::format("  {:>8}  {:<18} {:>8} {:>8}  {}{}\n", r.value("offset", 0ULL),
+                      r.value("name", std::string("?")), r.value("instance", 0U),
+                      r.value("length", 0ULL), r.value("ignore", false) ? "[IGNORE] " : "", fields);
     }
   }
   if (doc.contains("error")) out += fmt::format("error: {}\n", doc["error"].get<std::string>());
@@ -114,10 +121,11 @@ Expected<std::string> verify_xenstore(ByteSource& src) {
   TERN_TRY_ASSIGN(auto s, stream::xenstore::verify(image));
   using stream::xenstore::RecordType;
   return fmt::format(
-      "xenstore image v{} ({}-endian): {} bytes, {} records: {} nodes ({} transaction-pending), {} connections, {} "
+      "xenstore image v{} ({}-endian): {} bytes, {} records: {} nodes ({} transaction-pending), {} "
+      "connections, {} "
       "watches, {} transactions, {} domains",
-      s.version, s.big_endian ? "big" : "little", s.bytes, s.records, s.count(RecordType::node_data),
-      s.pending_nodes, s.count(RecordType::connection_data),
+      s.version, s.big_endian ? "big" : "little", s.bytes, s.records,
+      s.count(RecordType::node_data), s.pending_nodes, s.count(RecordType::connection_data),
       s.count(RecordType::watch_data) + s.count(RecordType::watch_data_extended),
       s.count(RecordType::transaction_data), s.count(RecordType::domain_data));
 }
@@ -125,12 +133,14 @@ Expected<std::string> verify_xenstore(ByteSource& src) {
 std::string render_xenstore_text(const json& doc) {
   std::string out;
   if (doc.contains("version")) {
-    out += fmt::format("xenstore image: version {}, {}-endian, {} bytes, {} records\n", doc.value("version", 0U),
-                       doc.value("endianness", std::string("?")), doc.value("bytes", 0ULL),
-                       doc.value("record_count", 0ULL));
-    for (const auto& [type, n] : doc["records"].items()) out += fmt::format("  {:<22} {}\n", type, n.dump());
+    out += fmt::format("xenstore image: version {}, {}-endian, {} bytes, {} records\n",
+                       doc.value("version", 0U), doc.value("endianness", std::string("?")),
+                       doc.value("bytes", 0ULL), doc.value("record_count", 0ULL));
+    for (const auto& [type, n] : doc["records"].items())
+      out += fmt::format("  {:<22} {}\n", type, n.dump());
     if (doc.contains("pending_nodes"))
-      out += fmt::format("  (of the nodes, {} belong to open transactions)\n", doc["pending_nodes"].dump());
+      out += fmt::format("  (of the nodes, {} belong to open transactions)\n",
+                         doc["pending_nodes"].dump());
   }
   if (doc.contains("record_list")) {
     for (const auto& r : doc["record_list"]) {

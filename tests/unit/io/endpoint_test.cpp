@@ -27,8 +27,8 @@ TEST(Endpoint, ParsesEveryKind) {
 }
 
 TEST(Endpoint, RefusesMalformedWithAReason) {
-  for (const char* bad : {"", "tcp://host", "tcp://:80", "tcp://h:99999", "tcp://h:12x", "tcp://[::1:5", "unix:",
-                          "fd:-1", "fd:999999", "udp://h:1", "fd:"}) {
+  for (const char* bad : {"", "tcp://host", "tcp://:80", "tcp://h:99999", "tcp://h:12x",
+                          "tcp://[::1:5", "unix:", "fd:-1", "fd:999999", "udp://h:1", "fd:"}) {
     auto e = io::parse_endpoint(bad);
     ASSERT_FALSE(e) << bad;
     EXPECT_NE(e.error().message().find("endpoint"), std::string::npos) << e.error().message();

@@ -12,7 +12,8 @@ RoundMeasure round(std::uint64_t mib, std::int64_t ms, std::uint64_t dirtied) {
   return {mib << 20, std::chrono::milliseconds(ms), dirtied, std::chrono::milliseconds(ms)};
 }
 PolicyConfig config(std::chrono::microseconds max_downtime, std::uint32_t max_iterations = 30,
-                    std::optional<std::chrono::microseconds> timeout = std::nullopt, bool auto_converge = false) {
+                    std::optional<std::chrono::microseconds> timeout = std::nullopt,
+                    bool auto_converge = false) {
   PolicyConfig c;
   c.max_downtime = max_downtime;
   c.max_iterations = max_iterations;
@@ -88,8 +89,14 @@ TEST(PrecopyPolicy, SmallRoundsDoNotSkewBandwidth) {
 }
 
 TEST(Progress, BarAndJsonShowRoundPagesLeftAndRate) {
-  ProgressEvent e{.phase = "round", .round = 3, .round_pages = 1000, .round_pages_sent = 250,
-                  .bytes_total = 1 << 20, .rate_bytes_per_s = 1e9, .elapsed = 1500ms, .message = ""};
+  ProgressEvent e{.phase = "round",
+                  .round = 3,
+                  .round_pages = 1000,
+                  .round_pages_sent = 250,
+                  .bytes_total = 1 << 20,
+                  .rate_bytes_per_s = 1e9,
+                  .elapsed = 1500ms,
+                  .message = ""};
   const auto bar = render_bar(e, 20);
   EXPECT_NE(bar.find("round   3"), std::string::npos) << bar;
   EXPECT_NE(bar.find("[#####...............]"), std::string::npos) << bar;
