@@ -14,6 +14,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "vm/domain.hpp"
 #include "vm/kvm/kvm_domain.hpp"
@@ -34,7 +35,8 @@ class KvmTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override {
-    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
+    if (!dir_.empty() && !HasFailure() && std::getenv("TERN_KEEP_TEST_DIRS") == nullptr)
+      std::filesystem::remove_all(dir_);
   }
 
   [[nodiscard]] std::string console_path(const std::string& name) const {
@@ -54,6 +56,17 @@ class KvmTest : public ::testing::Test {
     auto d = KvmDomain::create(c);
     EXPECT_TRUE(d.has_value()) << (d ? "" : d.error().message());
     return d ? std::move(*d) : nullptr;
+  }
+
+  // Waits until the console file contains `text` (false after `timeout`).
+  bool wait_console(const std::string& console, const std::string& text,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(60)) const {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      if (read_file(console_path(console)).find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return false;
   }
 
   static std::string read_file(const std::string& path) {
