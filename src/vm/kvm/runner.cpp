@@ -36,7 +36,10 @@ void set_immediate_exit(kvm_run* run, std::uint8_t v) {
   *reinterpret_cast<volatile std::uint8_t*>(&run->immediate_exit) = v;
 }
 
-constexpr auto kThrottleTick = std::chrono::milliseconds(10);
+// While throttled, a vCPU runs slices of at least this long before it sleeps
+// its share: sleeping after every short exit (a console line is dozens of
+// port exits) would cost more in wake-up latency than the throttle asks for.
+constexpr auto kThrottleSlice = std::chrono::milliseconds(5);
 
 }  // namespace
 
@@ -100,7 +103,10 @@ ExitOutcome Runner::run_until_told(Vcpu& v) {
       ExitOutcome o = handler_(v);
       if (o.kind != ExitOutcome::Kind::keep_running) return o;
     }
-    if (throttle_.load() > 0) throttle_sleep(slice_start);
+    if (throttle_.load() > 0)
+      throttle_sleep(slice_start);
+    else
+      slice_start = std::chrono::steady_clock::now();  // a throttle set later counts from here
   }
 }
 
@@ -122,10 +128,13 @@ void Runner::throttle_sleep(std::chrono::steady_clock::time_point& slice_start) 
   const double f = throttle_.load();
   const auto now = std::chrono::steady_clock::now();
   const auto ran = now - slice_start;
+  if (ran < kThrottleSlice) return;
   const auto idle =
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(ran * (f / (1.0 - f)));
   std::unique_lock lk(mu_);
-  cv_.wait_for(lk, idle, [&] { return pause_req_.load() || stop_.load(); });
+  // A pause, a stop or a new throttle level ends the sleep early.
+  cv_.wait_for(lk, idle,
+               [&] { return pause_req_.load() || stop_.load() || throttle_.load() != f; });
   slice_start = std::chrono::steady_clock::now();
 }
 
@@ -138,7 +147,7 @@ void Runner::ticker_main() {
       ticker_cv_.wait(lk);
       continue;
     }
-    ticker_cv_.wait_for(lk, kThrottleTick);
+    ticker_cv_.wait_for(lk, kThrottleSlice);
     if (!stop_ && throttle_.load() > 0 && state_ == RunState::running) kick_all();
   }
 }
@@ -194,9 +203,10 @@ Expected<void> Runner::resume() {
 }
 
 void Runner::set_throttle(double fraction) {
-  throttle_ = std::clamp(fraction, 0.0, 0.99);
   std::lock_guard lk(mu_);
+  throttle_ = std::clamp(fraction, 0.0, 0.99);
   ticker_cv_.notify_all();
+  cv_.notify_all();
 }
 
 void Runner::stop() {
