@@ -303,9 +303,15 @@ Expected<void> KvmDomain::check_state(const StateImage& img) const {
     if (!v.regs) return refuse("the saved state has no VCPU_REGS record");
     if (!v.sregs && !v.sregs2)
       return refuse("the saved state has neither a VCPU_SREGS nor a VCPU_SREGS2 record");
-    if (v.cpuid)
+    if (v.cpuid) {
       if (auto r = check_cpuid_features(from_record(*v.cpuid), sys_->supported_cpuid()); !r)
         return refuse(r.error().message());
+      if (runner_->started() && *v.cpuid != to_record(cpuid_[i]))
+        return refuse(
+            "the saved CPUID differs from the one this vCPU ran with, and KVM cannot change it "
+            "after the first "
+            "KVM_RUN (restore into a fresh domain instead)");
+    }
     if (v.xsave && v.xsave->bytes.size() > xsave_max)
       return refuse(fmt::format("the saved XSAVE area is {} bytes, this host's KVM supports {}",
                                 v.xsave->bytes.size(), xsave_max));
@@ -333,7 +339,7 @@ Expected<void> KvmDomain::load_state(const StateImage& img) {
   TERN_TRY(check_state(img));
   skipped_msrs_.clear();
   for (std::size_t i = 0; i < vcpus_.size(); ++i) {
-    auto skipped = load_vcpu_state(*vcpus_[i], caps_, img.vcpus[i]);
+    auto skipped = load_vcpu_state(*vcpus_[i], caps_, img.vcpus[i], cpuid_[i], runner_->started());
     if (!skipped)
       return std::unexpected(skipped.error().context(fmt::format("loading vCPU {}", i)));
     for (std::uint32_t m : *skipped) {

@@ -223,6 +223,8 @@ void Runner::stop() {
   threads_.clear();
   std::lock_guard lk(mu_);
   if (state_ == RunState::running) state_ = RunState::paused;
+  joined_ = true;
+  cv_.notify_all();
 }
 
 RunState Runner::state() const {
@@ -233,13 +235,15 @@ RunState Runner::state() const {
 Expected<std::optional<GuestExit>> Runner::wait_exit(
     std::optional<std::chrono::milliseconds> timeout) {
   std::unique_lock lk(mu_);
-  auto ended = [&] { return state_ == RunState::exited || state_ == RunState::failed; };
+  auto ended = [&] { return state_ == RunState::exited || state_ == RunState::failed || joined_; };
   if (timeout) {
     if (!cv_.wait_for(lk, *timeout, ended)) return std::optional<GuestExit>{};
   } else {
     cv_.wait(lk, ended);
   }
   if (state_ == RunState::failed) return std::unexpected(*failure_);
+  if (state_ != RunState::exited)
+    return make_error(Errc::usage, "the domain was shut down before the guest exited");
   return std::optional<GuestExit>(GuestExit{exit_value_});
 }
 

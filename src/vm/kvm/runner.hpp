@@ -73,6 +73,7 @@ class Runner {
   std::condition_variable ticker_cv_;  // throttle on/off
   std::atomic<bool> pause_req_{false};
   std::atomic<bool> stop_{false};
+  bool joined_ = false;  // stop() ran: nothing will change any more
   std::atomic<double> throttle_{0.0};
   std::size_t parked_ = 0;
   RunState state_ = RunState::created;

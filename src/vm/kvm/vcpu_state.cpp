@@ -72,9 +72,20 @@ Expected<VcpuState> save_vcpu_state(const Vcpu& v, const StateCaps& caps,
   return s;
 }
 
-Expected<std::vector<std::uint32_t>> load_vcpu_state(const Vcpu& v, const StateCaps& caps,
-                                                     const VcpuState& s) {
-  if (s.cpuid) TERN_TRY(set_cpuid(v, from_record(*s.cpuid)));
+Expected<std::vector<std::uint32_t>> load_vcpu_state(
+    const Vcpu& v, const StateCaps& caps, const VcpuState& s,
+    const std::vector<kvm_cpuid_entry2>& current_cpuid, bool has_run) {
+  if (s.cpuid) {
+    if (!has_run) {
+      TERN_TRY(set_cpuid(v, from_record(*s.cpuid)));
+    } else if (*s.cpuid != to_record(current_cpuid)) {
+      return make_error(
+          Errc::unsupported,
+          "vCPU {}: the saved CPUID differs from the one this vCPU ran with, and KVM cannot change "
+          "it after the first KVM_RUN (restore into a fresh domain instead)",
+          v.index());
+    }
+  }
   if (s.tsc_khz && s.tsc_khz->khz != 0) {
     TERN_TRY_ASSIGN(const int now,
                     v.io(KVM_GET_TSC_KHZ, static_cast<void*>(nullptr), "KVM_GET_TSC_KHZ"));

@@ -33,7 +33,11 @@ Expected<stream::domctx::VcpuState> save_vcpu_state(const Vcpu& vcpu, const Stat
                                                     const std::vector<kvm_cpuid_entry2>& cpuid);
 
 // Applies every part `s` has; MSRs KVM refuses are skipped and returned.
-Expected<std::vector<std::uint32_t>> load_vcpu_state(const Vcpu& vcpu, const StateCaps& caps,
-                                                     const stream::domctx::VcpuState& s);
+// `current_cpuid` is what the vCPU was given; once it has run, KVM accepts
+// no other table, so an equal one is not set again and a different one is
+// refused.
+Expected<std::vector<std::uint32_t>> load_vcpu_state(
+    const Vcpu& vcpu, const StateCaps& caps, const stream::domctx::VcpuState& s,
+    const std::vector<kvm_cpuid_entry2>& current_cpuid, bool has_run);
 
 }  // namespace tern::vm::kvm

@@ -111,6 +111,46 @@ TEST_F(KvmState, RepeatedPauseResumeKeepsTheGuestIntact) {
   EXPECT_GT(pauses, 3);
 }
 
+TEST_F(KvmState, LoadIntoTheSameDomainRollsItBack) {
+  // A checkpoint: save state and memory, let the guest run on, then put
+  // both back into the same (paused) domain; it continues from the checkpoint.
+  auto d = make("passes=10 mib=8", 2, "console.log");
+  ASSERT_NE(d, nullptr);
+  ASSERT_TRUE(d->start());
+  ASSERT_TRUE(wait_console("console.log", "pass 2:"));
+  ASSERT_TRUE(d->pause());
+  auto img = d->save_state();
+  ASSERT_TRUE(img.has_value());
+  const MemoryMap map = d->memory_map();
+  std::vector<std::byte> mem(map.end_pfn() * kPageSize);
+  std::memcpy(mem.data(), d->page(0), mem.size());
+  ASSERT_TRUE(d->resume());
+  ASSERT_TRUE(wait_console("console.log", "pass 5:"));
+  ASSERT_TRUE(d->pause());
+  std::memcpy(d->page(0), mem.data(), mem.size());
+  auto r = d->load_state(*img);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  ASSERT_TRUE(d->resume());
+  auto e = d->wait_exit(kGuestTimeout);
+  ASSERT_TRUE(e.has_value() && e->has_value());
+  const std::string log = read_file(console_path("console.log"));
+  EXPECT_EQ((*e)->value, 0U) << log;
+  // Passes 3..5 ran twice: once before the rollback, once after.
+  std::size_t n = 0;
+  for (std::size_t at = 0; (at = log.find("pass 4: wrote", at)) != std::string::npos; ++at) ++n;
+  EXPECT_EQ(n, 2U) << log;
+}
+
+TEST_F(KvmState, WaitExitAfterShutdownReturnsInsteadOfHanging) {
+  auto d = make("passes=0 mib=8", 1, "console.log");
+  ASSERT_NE(d, nullptr);
+  ASSERT_TRUE(d->start());
+  d->shutdown();
+  auto r = d->wait_exit(std::nullopt);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("shut down before the guest exited"), std::string::npos);
+}
+
 TEST_F(KvmState, CheckStateRefusesWhatThisHostCannotRunAndChangesNothing) {
   auto src = make("passes=0 mib=8", 1, "src.log");
   ASSERT_NE(src, nullptr);
