@@ -99,7 +99,8 @@ TEST(MultibootLoader, RamAbove3GiBStartsAt4GiB) {
   EXPECT_EQ(m->slots()[1].gpa, 0x100000000ULL);
   EXPECT_EQ(m->page(0xc0000), nullptr);  // the 3-4 GiB hole
   EXPECT_NE(m->page(0x100000), nullptr);
-  auto img = parse_multiboot(builtin_guest(), MultibootFormat::automatic);
+  const auto file = builtin_guest();  // the image refers into it
+  auto img = parse_multiboot(file, MultibootFormat::automatic);
   ASSERT_TRUE(img.has_value());
   auto entry = load_multiboot(*img, *m, "");
   ASSERT_TRUE(entry.has_value());
