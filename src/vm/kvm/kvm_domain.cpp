@@ -133,7 +133,14 @@ Expected<void> KvmDomain::init() {
 }
 
 Expected<void> KvmDomain::boot() {
-  for (const RamSlot& s : memory_->slots()) TERN_TRY(memory_->populate(s.first_pfn(), s.pages()));
+  // memory_bytes of RAM from guest-physical 0 (continuing at 4 GiB past
+  // the hole); any address space beyond it starts absent.
+  std::uint64_t left = config_.memory_bytes >> kPageShift;
+  for (const RamSlot& s : memory_->slots()) {
+    const std::uint64_t n = std::min(left, s.pages());
+    TERN_TRY(memory_->populate(s.first_pfn(), n));
+    left -= n;
+  }
   const std::string path = config_.kernel.empty() ? builtin_guest_path() : config_.kernel;
   if (path.empty())
     return make_error(
