@@ -222,7 +222,7 @@ Expected<void> KvmDomain::start() {
     return make_error(Errc::usage, "start() on a domain that is already {}",
                       run_state_name(runner_->state()));
   if (!config_.boot) return {};  // a restore target waits for load_state() + resume()
-  runner_->start(false);
+  runner_->start();
   return {};
 }
 
@@ -250,7 +250,7 @@ Expected<void> KvmDomain::resume() {
   if (clock_) TERN_TRY(set_clock(vm_.get(), *clock_));
   clock_.reset();
   if (s == RunState::created) {
-    runner_->start(false);
+    runner_->start();
     return {};
   }
   return runner_->resume();

@@ -46,20 +46,16 @@ constexpr auto kThrottleSlice = std::chrono::milliseconds(5);
 Runner::Runner(std::vector<Vcpu*> vcpus, ExitHandler handler)
     : vcpus_(std::move(vcpus)), handler_(std::move(handler)) {}
 
-void Runner::start(bool paused) {
+void Runner::start() {
   install_kick_handler();
   {
     std::lock_guard lk(mu_);
-    pause_req_ = paused;
-    state_ = paused ? RunState::paused : RunState::running;
+    pause_req_ = false;
+    state_ = RunState::running;
   }
   for (std::size_t i = 0; i < vcpus_.size(); ++i)
     threads_.emplace_back([this, i] { vcpu_main(i); });
   ticker_ = std::thread([this] { ticker_main(); });
-  if (paused) {
-    std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return parked_ == vcpus_.size() || stop_; });
-  }
 }
 
 void Runner::vcpu_main(std::size_t i) {

@@ -41,8 +41,8 @@ class Runner {
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
 
-  // Spawns the threads; with paused = true they park before running.
-  void start(bool paused);
+  // Spawns the vCPU threads, running.
+  void start();
   [[nodiscard]] bool started() const { return !threads_.empty(); }
   Expected<void> pause();
   Expected<void> resume();
