@@ -151,21 +151,26 @@ std::vector<kvm_cpuid_entry2> from_record(const stream::domctx::CpuidList& list)
 
 Expected<void> check_cpuid_features(const std::vector<kvm_cpuid_entry2>& wanted,
                                     const std::vector<kvm_cpuid_entry2>& supported) {
+  std::string missing_list;
+  std::size_t count = 0;
   for (const FeatureReg& f : kFeatureRegs) {
     const kvm_cpuid_entry2* w = find(wanted, f.function, f.index);
     if (w == nullptr) continue;
     const kvm_cpuid_entry2* s = find(supported, f.function, f.index);
-    const std::uint32_t missing = reg(*w, f.r) & ~(s != nullptr ? reg(*s, f.r) : 0u) & ~f.ignore;
-    if (missing == 0) continue;
-    const unsigned bit = static_cast<unsigned>(__builtin_ctz(missing));
-    const std::string_view name = bit_name(f.function, f.index, f.r, bit);
-    return make_error(
-        Errc::unsupported,
-        "the saved CPU has a feature this host's KVM cannot offer: CPUID {:#x}.{} {} bit {}{}{}{}",
-        f.function, f.index, kRegNames[f.r], bit, name.empty() ? "" : " (", name,
-        name.empty() ? "" : ")");
+    std::uint32_t missing = reg(*w, f.r) & ~(s != nullptr ? reg(*s, f.r) : 0u) & ~f.ignore;
+    for (; missing != 0; missing &= missing - 1) {
+      const unsigned bit = static_cast<unsigned>(__builtin_ctz(missing));
+      const std::string_view name = bit_name(f.function, f.index, f.r, bit);
+      if (count++ < 8)
+        missing_list += fmt::format(
+            "{}CPUID {:#x}.{} {} bit {}{}{}{}", missing_list.empty() ? "" : ", ", f.function,
+            f.index, kRegNames[f.r], bit, name.empty() ? "" : " (", name, name.empty() ? "" : ")");
+    }
   }
-  return {};
+  if (count == 0) return {};
+  return make_error(Errc::unsupported,
+                    "the saved CPU has {} feature{} this host's KVM cannot offer: {}{}", count,
+                    count == 1 ? "" : "s", missing_list, count > 8 ? ", ..." : "");
 }
 
 }  // namespace tern::vm::kvm

@@ -59,13 +59,28 @@ Expected<KvmSystem> KvmSystem::open() {
   if (api != KVM_API_VERSION)
     return make_error(Errc::unsupported, "{}: KVM API version {}, tern needs {}", path, api,
                       KVM_API_VERSION);
-  for (int cap :
-       {KVM_CAP_USER_MEMORY, KVM_CAP_IRQCHIP, KVM_CAP_PIT2, KVM_CAP_IMMEDIATE_EXIT,
-        KVM_CAP_EXT_CPUID, KVM_CAP_MP_STATE, KVM_CAP_VCPU_EVENTS, KVM_CAP_XSAVE, KVM_CAP_XCRS,
-        KVM_CAP_DEBUGREGS, KVM_CAP_ADJUST_CLOCK, KVM_CAP_GET_TSC_KHZ, KVM_CAP_PIT_STATE2})
-    if (s.extension(cap) <= 0)
-      return make_error(Errc::unsupported, "{}: KVM lacks capability {} that tern needs", path,
-                        cap);
+  struct Needed {
+    int cap;
+    std::string_view name;
+  };
+  static constexpr Needed kNeeded[] = {
+      {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+      {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
+      {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
+      {KVM_CAP_PIT_STATE2, "KVM_CAP_PIT_STATE2"},
+      {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+      {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+      {KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"},
+      {KVM_CAP_VCPU_EVENTS, "KVM_CAP_VCPU_EVENTS"},
+      {KVM_CAP_XSAVE, "KVM_CAP_XSAVE"},
+      {KVM_CAP_XCRS, "KVM_CAP_XCRS"},
+      {KVM_CAP_DEBUGREGS, "KVM_CAP_DEBUGREGS"},
+      {KVM_CAP_ADJUST_CLOCK, "KVM_CAP_ADJUST_CLOCK"},
+      {KVM_CAP_GET_TSC_KHZ, "KVM_CAP_GET_TSC_KHZ"},
+  };
+  for (const Needed& n : kNeeded)
+    if (s.extension(n.cap) <= 0)
+      return make_error(Errc::unsupported, "{}: this KVM lacks {}, which tern needs", path, n.name);
   TERN_TRY_ASSIGN(const int mmap_size,
                   kvm_ioctl(s.fd(), KVM_GET_VCPU_MMAP_SIZE, 0UL, "KVM_GET_VCPU_MMAP_SIZE"));
   s.vcpu_mmap_size_ = static_cast<std::size_t>(mmap_size);
