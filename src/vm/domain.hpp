@@ -71,12 +71,18 @@ class Domain {
   // Restore side: make frames present (zero-filled) / absent.
   virtual Expected<void> populate(std::uint64_t first_pfn, std::uint64_t count) = 0;
   virtual Expected<void> depopulate(std::uint64_t first_pfn, std::uint64_t count) = 0;
+  // Says the VMM wrote these frames through page(): a backend cannot see
+  // writes through the raw pointer (KVM's dirty log records only the
+  // guest's own writes), so whoever writes through page() while dirty
+  // logging may be on calls this, and collect_dirty() reports the frames.
+  virtual void mark_dirty(std::uint64_t first_pfn, std::uint64_t count) = 0;
 
   // ---- dirty tracking -------------------------------------------------------
   // After start_dirty_log(), collect_dirty() returns every frame written
   // since the previous call (or since start): by the guest, and by the VMM
-  // itself through page() or device emulation. Frames that left the map are
-  // reported too, so the sender can notice them.
+  // itself (device emulation, and writes through page() made known with
+  // mark_dirty()). Frames that left the map are reported too, so the sender
+  // can notice them.
   virtual Expected<void> start_dirty_log() = 0;
   virtual Expected<DirtyBitmap> collect_dirty() = 0;
   virtual Expected<void> stop_dirty_log() = 0;
