@@ -41,35 +41,78 @@ struct FeatureName {
 
 // Names for the common features; others are reported by leaf/register/bit.
 constexpr FeatureName kNames[] = {
-    {1, ecx, 0, "sse3"},          {1, ecx, 1, "pclmulqdq"},     {1, ecx, 9, "ssse3"},
-    {1, ecx, 12, "fma"},          {1, ecx, 13, "cx16"},         {1, ecx, 19, "sse4.1"},
-    {1, ecx, 20, "sse4.2"},       {1, ecx, 22, "movbe"},        {1, ecx, 23, "popcnt"},
-    {1, ecx, 25, "aes"},          {1, ecx, 26, "xsave"},        {1, ecx, 28, "avx"},
-    {1, ecx, 29, "f16c"},         {1, ecx, 30, "rdrand"},       {1, edx, 0, "fpu"},
-    {1, edx, 4, "tsc"},           {1, edx, 6, "pae"},           {1, edx, 8, "cx8"},
-    {1, edx, 9, "apic"},          {1, edx, 15, "cmov"},         {1, edx, 25, "sse"},
-    {1, edx, 26, "sse2"},         {7, ebx, 0, "fsgsbase"},      {7, ebx, 3, "bmi1"},
-    {7, ebx, 5, "avx2"},          {7, ebx, 7, "smep"},          {7, ebx, 8, "bmi2"},
-    {7, ebx, 9, "erms"},          {7, ebx, 10, "invpcid"},      {7, ebx, 16, "avx512f"},
-    {7, ebx, 17, "avx512dq"},     {7, ebx, 18, "rdseed"},       {7, ebx, 19, "adx"},
-    {7, ebx, 20, "smap"},         {7, ebx, 23, "clflushopt"},   {7, ebx, 24, "clwb"},
-    {7, ebx, 28, "avx512cd"},     {7, ebx, 29, "sha"},          {7, ebx, 30, "avx512bw"},
-    {7, ebx, 31, "avx512vl"},     {7, ecx, 1, "avx512vbmi"},    {7, ecx, 3, "pku"},
-    {7, ecx, 8, "gfni"},          {7, ecx, 9, "vaes"},          {7, ecx, 10, "vpclmulqdq"},
-    {7, ecx, 11, "avx512vnni"},   {7, ecx, 22, "rdpid"},        {7, edx, 4, "fsrm"},
-    {0xd, eax, 0, "xsaveopt"},    {0xd, eax, 1, "xsavec"},      {0xd, eax, 3, "xsaves"},
-    {0x80000001, ecx, 0, "lahf"}, {0x80000001, ecx, 5, "lzcnt"}, {0x80000001, ecx, 8, "prefetchw"},
-    {0x80000001, edx, 11, "syscall"}, {0x80000001, edx, 20, "nx"},
-    {0x80000001, edx, 26, "pdpe1gb"}, {0x80000001, edx, 27, "rdtscp"},
-    {0x80000001, edx, 29, "lm"},  {0x80000007, edx, 8, "invariant-tsc"},
+    {1, ecx, 0, "sse3"},
+    {1, ecx, 1, "pclmulqdq"},
+    {1, ecx, 9, "ssse3"},
+    {1, ecx, 12, "fma"},
+    {1, ecx, 13, "cx16"},
+    {1, ecx, 19, "sse4.1"},
+    {1, ecx, 20, "sse4.2"},
+    {1, ecx, 22, "movbe"},
+    {1, ecx, 23, "popcnt"},
+    {1, ecx, 25, "aes"},
+    {1, ecx, 26, "xsave"},
+    {1, ecx, 28, "avx"},
+    {1, ecx, 29, "f16c"},
+    {1, ecx, 30, "rdrand"},
+    {1, edx, 0, "fpu"},
+    {1, edx, 4, "tsc"},
+    {1, edx, 6, "pae"},
+    {1, edx, 8, "cx8"},
+    {1, edx, 9, "apic"},
+    {1, edx, 15, "cmov"},
+    {1, edx, 25, "sse"},
+    {1, edx, 26, "sse2"},
+    {7, ebx, 0, "fsgsbase"},
+    {7, ebx, 3, "bmi1"},
+    {7, ebx, 5, "avx2"},
+    {7, ebx, 7, "smep"},
+    {7, ebx, 8, "bmi2"},
+    {7, ebx, 9, "erms"},
+    {7, ebx, 10, "invpcid"},
+    {7, ebx, 16, "avx512f"},
+    {7, ebx, 17, "avx512dq"},
+    {7, ebx, 18, "rdseed"},
+    {7, ebx, 19, "adx"},
+    {7, ebx, 20, "smap"},
+    {7, ebx, 23, "clflushopt"},
+    {7, ebx, 24, "clwb"},
+    {7, ebx, 28, "avx512cd"},
+    {7, ebx, 29, "sha"},
+    {7, ebx, 30, "avx512bw"},
+    {7, ebx, 31, "avx512vl"},
+    {7, ecx, 1, "avx512vbmi"},
+    {7, ecx, 3, "pku"},
+    {7, ecx, 8, "gfni"},
+    {7, ecx, 9, "vaes"},
+    {7, ecx, 10, "vpclmulqdq"},
+    {7, ecx, 11, "avx512vnni"},
+    {7, ecx, 22, "rdpid"},
+    {7, edx, 4, "fsrm"},
+    {0xd, eax, 0, "xsaveopt"},
+    {0xd, eax, 1, "xsavec"},
+    {0xd, eax, 3, "xsaves"},
+    {0x80000001, ecx, 0, "lahf"},
+    {0x80000001, ecx, 5, "lzcnt"},
+    {0x80000001, ecx, 8, "prefetchw"},
+    {0x80000001, edx, 11, "syscall"},
+    {0x80000001, edx, 20, "nx"},
+    {0x80000001, edx, 26, "pdpe1gb"},
+    {0x80000001, edx, 27, "rdtscp"},
+    {0x80000001, edx, 29, "lm"},
+    {0x80000007, edx, 8, "invariant-tsc"},
 };
 
 std::uint32_t reg_of(const CpuidEntry& e, Reg r) {
   switch (r) {
-    case eax: return e.eax;
-    case ebx: return e.ebx;
-    case ecx: return e.ecx;
-    case edx: return e.edx;
+    case eax:
+      return e.eax;
+    case ebx:
+      return e.ebx;
+    case ecx:
+      return e.ecx;
+    case edx:
+      return e.edx;
   }
   return 0;
 }
@@ -81,10 +124,10 @@ std::optional<CpuidEntry> find(std::span<const CpuidEntry> policy, const Feature
 }
 
 std::string feature_name(const FeatureReg& f, unsigned bit) {
-  std::string where = f.has_subleaf ? fmt::format("CPUID {:#x}.{} {} bit {}", f.leaf, f.subleaf,
-                                                  kRegName[f.reg], bit)
-                                    : fmt::format("CPUID {:#x} {} bit {}", f.leaf,
-                                                  kRegName[f.reg], bit);
+  std::string where =
+      f.has_subleaf
+          ? fmt::format("CPUID {:#x}.{} {} bit {}", f.leaf, f.subleaf, kRegName[f.reg], bit)
+          : fmt::format("CPUID {:#x} {} bit {}", f.leaf, kRegName[f.reg], bit);
   for (const FeatureName& n : kNames)
     if (n.leaf == f.leaf && n.reg == f.reg && n.bit == bit)
       return fmt::format("{} ({})", n.name, where);

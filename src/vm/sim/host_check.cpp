@@ -45,7 +45,8 @@ Expected<HostCheck> host_check(Domain& d, const stream::domctx::StateImage& stat
   // already hold the new pass although their chunk's table entry does not.
   std::vector<std::uint64_t> pass_of_page(mib * kPagesPerMiB, 0);
   for (unsigned v = 0; v < nv; ++v) {
-    if (!state.vcpus[v].regs) return make_error(Errc::invalid, "host check: vCPU {} has no registers", v);
+    if (!state.vcpus[v].regs)
+      return make_error(Errc::invalid, "host check: vCPU {} has no registers", v);
     WorkState s;
     s.from_regs(*state.vcpus[v].regs);
     if (s.phase() != Phase::write || s.get(kWaiting) != 0) continue;
@@ -53,14 +54,16 @@ Expected<HostCheck> host_check(Domain& d, const stream::domctx::StateImage& stat
     const std::uint64_t i = pos / kPagesPerMiB;
     if (i % nv != v || pos >= ws * kPagesPerMiB) continue;
     const std::uint64_t c = (((pass - 1) % mib) * ws % mib + i) % mib;
-    for (std::uint64_t p = 0; p < pos % kPagesPerMiB; ++p) pass_of_page[c * kPagesPerMiB + p] = pass;
+    for (std::uint64_t p = 0; p < pos % kPagesPerMiB; ++p)
+      pass_of_page[c * kPagesPerMiB + p] = pass;
   }
 
   HostCheck out;
   for (std::uint64_t c = 0; c < mib; ++c) {
     const std::uint64_t chunk_pass = r.word(kChunkPassAddr + 8 * c);
     for (std::uint64_t p = 0; p < kPagesPerMiB; ++p) {
-      const std::uint64_t pass = pass_of_page[c * kPagesPerMiB + p] != 0 ? pass_of_page[c * kPagesPerMiB + p] : chunk_pass;
+      const std::uint64_t pass =
+          pass_of_page[c * kPagesPerMiB + p] != 0 ? pass_of_page[c * kPagesPerMiB + p] : chunk_pass;
       if (pass == 0) continue;
       out.mismatched_words += r.page_mismatches(base + c * kMiB + p * kPageSize, pass);
       ++out.checked_pages;

@@ -36,9 +36,10 @@ std::optional<std::string> SimDomain::check_layout(const WorkloadOptions& o) con
     const std::uint64_t space = mem_->space_pages() * kPageSize;
     const std::uint64_t blen = o.balloon_pages * kPageSize;
     if (o.balloon_base > space || blen > space - o.balloon_base)
-      return fmt::format("tern-guest: bad balloon: {:#x}+{} pages is outside the {:#x}-byte "
-                         "address space\n",
-                         o.balloon_base, o.balloon_pages, space);
+      return fmt::format(
+          "tern-guest: bad balloon: {:#x}+{} pages is outside the {:#x}-byte "
+          "address space\n",
+          o.balloon_base, o.balloon_pages, space);
     auto overlaps = [&](std::uint64_t s, std::uint64_t n) {
       return o.balloon_base < s + n && o.balloon_base + blen > s;
     };
@@ -61,10 +62,10 @@ void SimDomain::write_header(const WorkloadOptions& o, FaultKind fault) {
   h.balloon_pages = o.balloon_pages;
   h.balloon_period = o.balloon_period;
   h.balloon_base = o.balloon_base;
-  const std::uint64_t fields[] = {h.magic,  h.version,  h.vcpus,         h.passes,
-                                  h.mib,    h.base,     h.ws,            h.pause_us,
-                                  h.inject, h.fault,    h.balloon_pages, h.balloon_period,
-                                  h.balloon_base};
+  const std::uint64_t fields[] = {
+      h.magic,       h.version,  h.vcpus,  h.passes, h.mib,           h.base,
+      h.ws,          h.pause_us, h.inject, h.fault,  h.balloon_pages, h.balloon_period,
+      h.balloon_base};
   std::byte* p = mem_->page(kHeaderAddr >> kPageShift);
   for (std::size_t i = 0; i < std::size(fields); ++i) store_le<std::uint64_t>(p + 8 * i, fields[i]);
   mem_->mark(mem_->vmm_shard(), kHeaderAddr >> kPageShift);
@@ -144,8 +145,7 @@ Expected<void> SimDomain::boot() {
       "{:#x}-{:#x}\n",
       describe(*opt), config_.memory_bytes / kMiB, align_down(config_.memory_bytes, kPageSize),
       kImageStart, kImageEnd));
-  print(fmt::format("tern-guest: mem {:#014x}-{:#014x} available\n", 0,
-                    config_.memory_bytes - 1));
+  print(fmt::format("tern-guest: mem {:#014x}-{:#014x} available\n", 0, config_.memory_bytes - 1));
   print(fmt::format("tern-guest: sim backend, {} vCPU{}, workload running\n", config_.vcpus,
                     config_.vcpus == 1 ? "" : "s"));
   TERN_TRY_ASSIGN(layout_, read_header());

@@ -28,7 +28,8 @@ Expected<std::unique_ptr<SimDomain>> SimDomain::create(const DomainConfig& confi
 SimDomain::SimDomain(const DomainConfig& config, std::unique_ptr<SimMemory> mem,
                      std::unique_ptr<Console> console)
     : config_(config), mem_(std::move(mem)), console_(std::move(console)) {
-  for (std::uint32_t i = 0; i < config_.vcpus; ++i) states_.push_back(std::make_unique<WorkState>());
+  for (std::uint32_t i = 0; i < config_.vcpus; ++i)
+    states_.push_back(std::make_unique<WorkState>());
 }
 
 SimDomain::~SimDomain() { shutdown(); }
@@ -118,7 +119,8 @@ Expected<void> SimDomain::resume() {
     return {};
   }
   if (state_ != RunState::paused)
-    return make_error(Errc::usage, "sim: cannot resume a domain that is {}", run_state_name(state_));
+    return make_error(Errc::usage, "sim: cannot resume a domain that is {}",
+                      run_state_name(state_));
   state_ = RunState::running;
   pause_req_ = false;
   cv_.notify_all();

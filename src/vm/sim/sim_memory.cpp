@@ -8,14 +8,14 @@ namespace tern::vm::sim {
 
 Expected<std::unique_ptr<SimMemory>> SimMemory::create(std::uint64_t space_bytes, unsigned shards) {
   if (space_bytes == 0 || space_bytes % kPageSize != 0)
-    return make_error(Errc::usage, "sim memory: address space {} is not a non-zero multiple of 4 KiB",
+    return make_error(Errc::usage,
+                      "sim memory: address space {} is not a non-zero multiple of 4 KiB",
                       space_bytes);
   void* p = ::mmap(nullptr, space_bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED)
-    return errno_error(fmt::format("sim memory: mmap of a {} GiB guest address space",
-                                   space_bytes >> 30),
-                       errno);
+    return errno_error(
+        fmt::format("sim memory: mmap of a {} GiB guest address space", space_bytes >> 30), errno);
   return std::unique_ptr<SimMemory>(
       new SimMemory(static_cast<std::byte*>(p), space_bytes / kPageSize, shards + 1));
 }

@@ -42,7 +42,9 @@ class SimMemory {
   }
 
   [[nodiscard]] MemoryMap map() const;
-  [[nodiscard]] std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  [[nodiscard]] std::uint64_t generation() const {
+    return generation_.load(std::memory_order_acquire);
+  }
   [[nodiscard]] bool contains(std::uint64_t pfn) const;
   [[nodiscard]] bool contains_range(std::uint64_t first, std::uint64_t count) const;
 

@@ -59,22 +59,35 @@ void SimDomain::verify_page(unsigned id, std::uint64_t addr, std::uint64_t pass)
     s.add(kPassErrors, 1);
     if (s.get(kReported) < 4) {
       s.add(kReported, 1);
-      print(fmt::format("tern-guest: mismatch at {:#x}: expected {:#018x} (pass {}), found {:#018x}\n",
-                        addr + 8 * i, want, pass, got));
+      print(fmt::format(
+          "tern-guest: mismatch at {:#x}: expected {:#018x} (pass {}), found {:#018x}\n",
+          addr + 8 * i, want, pass, got));
     }
   }
 }
 
 Expected<void> SimDomain::step(unsigned id) {
   switch (states_[id]->phase()) {
-    case Phase::verify: return step_verify(id, false);
-    case Phase::write: return step_write(id);
-    case Phase::report: step_report(id); return {};
-    case Phase::pause: step_pause(id); return {};
-    case Phase::final_verify: return step_verify(id, true);
-    case Phase::final_report: step_final_report(id); return {};
-    case Phase::fault: step_fault(id); return {};
-    case Phase::done: return {};
+    case Phase::verify:
+      return step_verify(id, false);
+    case Phase::write:
+      return step_write(id);
+    case Phase::report:
+      step_report(id);
+      return {};
+    case Phase::pause:
+      step_pause(id);
+      return {};
+    case Phase::final_verify:
+      return step_verify(id, true);
+    case Phase::final_report:
+      step_final_report(id);
+      return {};
+    case Phase::fault:
+      step_fault(id);
+      return {};
+    case Phase::done:
+      return {};
   }
   return make_error(Errc::internal, "unknown workload phase {}", states_[id]->get(kPhase));
 }

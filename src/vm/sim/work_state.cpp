@@ -4,10 +4,9 @@ namespace tern::vm::sim {
 
 namespace {
 // Register slot of each field, in Field order.
-constexpr __u64 kvm_regs::* kSlot[kFieldCount] = {
-    &kvm_regs::rip, &kvm_regs::rax, &kvm_regs::rbx, &kvm_regs::rcx,
-    &kvm_regs::rdx, &kvm_regs::rsi, &kvm_regs::rdi, &kvm_regs::r8,
-    &kvm_regs::r9,  &kvm_regs::r10, &kvm_regs::r11, &kvm_regs::r12,
+constexpr __u64 kvm_regs::*kSlot[kFieldCount] = {
+    &kvm_regs::rip, &kvm_regs::rax, &kvm_regs::rbx, &kvm_regs::rcx, &kvm_regs::rdx, &kvm_regs::rsi,
+    &kvm_regs::rdi, &kvm_regs::r8,  &kvm_regs::r9,  &kvm_regs::r10, &kvm_regs::r11, &kvm_regs::r12,
 };
 constexpr std::uint64_t kRflagsFixed = 0x2;  // bit 1 always reads as 1 on x86
 }  // namespace

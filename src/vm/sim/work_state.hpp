@@ -34,18 +34,18 @@ enum class Phase : std::uint64_t {
 inline constexpr std::uint64_t kMaxPhase = 8;
 
 enum Field : unsigned {
-  kPhase,          // rip
-  kPass,           // rax
-  kPos,            // rbx: unit (page, or microsecond in the pause) within the phase
-  kArrived,        // rcx: barriers this vCPU has arrived at
-  kWaiting,        // rdx: 1 while waiting at barrier kArrived
-  kPassErrors,     // rsi: mismatching words found in this pass's verify
-  kPassVerified,   // rdi: MiB verified in this pass
-  kTotalErrors,    // r8
-  kReported,       // r9: mismatches printed this pass (at most 4)
-  kBalloonStep,    // r10
-  kPausedUs,       // r11
-  kExitValue,      // r12
+  kPhase,         // rip
+  kPass,          // rax
+  kPos,           // rbx: unit (page, or microsecond in the pause) within the phase
+  kArrived,       // rcx: barriers this vCPU has arrived at
+  kWaiting,       // rdx: 1 while waiting at barrier kArrived
+  kPassErrors,    // rsi: mismatching words found in this pass's verify
+  kPassVerified,  // rdi: MiB verified in this pass
+  kTotalErrors,   // r8
+  kReported,      // r9: mismatches printed this pass (at most 4)
+  kBalloonStep,   // r10
+  kPausedUs,      // r11
+  kExitValue,     // r12
   kFieldCount,
 };
 

@@ -18,10 +18,14 @@ std::optional<std::uint64_t> parse_u64(std::string_view s) {
   std::uint64_t v = 0;
   for (char c : s) {
     unsigned d;
-    if (c >= '0' && c <= '9') d = static_cast<unsigned>(c - '0');
-    else if (base == 16 && c >= 'a' && c <= 'f') d = static_cast<unsigned>(c - 'a' + 10);
-    else if (base == 16 && c >= 'A' && c <= 'F') d = static_cast<unsigned>(c - 'A' + 10);
-    else return std::nullopt;
+    if (c >= '0' && c <= '9')
+      d = static_cast<unsigned>(c - '0');
+    else if (base == 16 && c >= 'a' && c <= 'f')
+      d = static_cast<unsigned>(c - 'a' + 10);
+    else if (base == 16 && c >= 'A' && c <= 'F')
+      d = static_cast<unsigned>(c - 'A' + 10);
+    else
+      return std::nullopt;
     if (v > (std::numeric_limits<std::uint64_t>::max() - d) / base) return std::nullopt;
     v = v * base + d;
   }
@@ -78,14 +82,22 @@ Expected<WorkloadOptions> parse_workload_options(std::string_view cmdline) {
       continue;
     }
     std::uint64_t* slot = nullptr;
-    if (key == "passes") slot = &o.passes;
-    else if (key == "mib") slot = &o.mib;
-    else if (key == "base") slot = &o.base;
-    else if (key == "ws") slot = &o.ws, ws_set = true;
-    else if (key == "pause") slot = &o.pause_us;
-    else if (key == "inject") slot = &o.inject;
-    else if (key == "bbase") slot = &o.balloon_base, bbase_set = true;
-    else return make_error(Errc::usage, "unknown option '{}'", quote(w));
+    if (key == "passes")
+      slot = &o.passes;
+    else if (key == "mib")
+      slot = &o.mib;
+    else if (key == "base")
+      slot = &o.base;
+    else if (key == "ws")
+      slot = &o.ws, ws_set = true;
+    else if (key == "pause")
+      slot = &o.pause_us;
+    else if (key == "inject")
+      slot = &o.inject;
+    else if (key == "bbase")
+      slot = &o.balloon_base, bbase_set = true;
+    else
+      return make_error(Errc::usage, "unknown option '{}'", quote(w));
     auto v = parse_u64(val);
     if (!v) return bad_value();
     *slot = *v;
@@ -110,8 +122,9 @@ Expected<WorkloadOptions> parse_workload_options(std::string_view cmdline) {
 }
 
 std::string describe(const WorkloadOptions& o) {
-  std::string s = fmt::format("passes={} mib={} ws={} base={:#x} pause={}us inject={} io={} fault={}",
-                              o.passes, o.mib, o.ws, o.base, o.pause_us, o.inject, o.io, o.fault);
+  std::string s =
+      fmt::format("passes={} mib={} ws={} base={:#x} pause={}us inject={} io={} fault={}", o.passes,
+                  o.mib, o.ws, o.base, o.pause_us, o.inject, o.io, o.fault);
   if (o.balloon_pages != 0)
     s += fmt::format(" balloon={},{} bbase={:#x}", o.balloon_pages, o.balloon_period,
                      o.balloon_base);

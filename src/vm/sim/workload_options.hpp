@@ -20,7 +20,8 @@ inline constexpr std::uint64_t kMaxMib = 16384;
 inline constexpr std::uint64_t kMaxPauseUs = 1000000000;
 inline constexpr std::uint64_t kMaxBalloonPages = 65536;
 inline constexpr std::uint64_t kDefaultBalloonPeriod = 64;
-inline constexpr std::uint64_t kDefaultBase = 0x200000;  // the guest's default (end of image, 2 MiB)
+inline constexpr std::uint64_t kDefaultBase =
+    0x200000;  // the guest's default (end of image, 2 MiB)
 
 struct WorkloadOptions {
   std::uint64_t passes = 3;  // 0 = forever

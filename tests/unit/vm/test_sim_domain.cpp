@@ -23,7 +23,8 @@ TEST(SimDomain, WritesTheGuestPatternAndEndsClean) {
   ASSERT_TRUE(d->start());
   EXPECT_EQ(run_to_exit(*d), 0);
   const std::string out = d->console_text();
-  EXPECT_NE(out.find("tern-guest: start passes=3 mib=2 ws=2 base=0x200000"), std::string::npos) << out;
+  EXPECT_NE(out.find("tern-guest: start passes=3 mib=2 ws=2 base=0x200000"), std::string::npos)
+      << out;
   EXPECT_NE(out.find("pass 1: wrote 2 MiB, verified 0 MiB, 0 errors\n"), std::string::npos) << out;
   EXPECT_NE(out.find("pass 3: wrote 2 MiB, verified 2 MiB, 0 errors\n"), std::string::npos) << out;
   EXPECT_NE(out.find("final: verified 2 MiB, 0 errors\ntern-guest: done, passes=3 errors=0\n"),
