@@ -27,7 +27,13 @@ Expected<std::unique_ptr<SimDomain>> SimDomain::create(const DomainConfig& confi
 
 SimDomain::SimDomain(const DomainConfig& config, std::unique_ptr<SimMemory> mem,
                      std::unique_ptr<Console> console)
-    : config_(config), mem_(std::move(mem)), console_(std::move(console)) {
+    : config_(config),
+      cpu_policy_(host_cpu_policy()),
+      mem_(std::move(mem)),
+      console_(std::move(console)) {
+  // CPUID 1 EBX[31:24] is the initial APIC id of whichever CPU ran CPUID.
+  for (CpuidEntry& e : cpu_policy_)
+    if (e.function == 1) e.ebx &= 0x00ffffff;
   for (std::uint32_t i = 0; i < config_.vcpus; ++i)
     states_.push_back(std::make_unique<WorkState>());
 }

@@ -44,6 +44,9 @@ class SimDomain final : public Domain {
   [[nodiscard]] Backend backend() const override { return Backend::sim; }
   [[nodiscard]] std::uint32_t vcpu_count() const override { return config_.vcpus; }
   [[nodiscard]] RunState state() const override;
+  // The host's feature leaves, read once at creation (so the policy does
+  // not change with the host CPU a thread happens to run on).
+  [[nodiscard]] std::vector<CpuidEntry> cpu_policy() const override { return cpu_policy_; }
 
   [[nodiscard]] MemoryMap memory_map() const override { return mem_->map(); }
   [[nodiscard]] std::uint64_t map_generation() const override { return mem_->generation(); }
@@ -123,6 +126,7 @@ class SimDomain final : public Domain {
   [[nodiscard]] std::uint64_t window_first(std::uint64_t pass) const;
 
   DomainConfig config_;
+  std::vector<CpuidEntry> cpu_policy_;
   std::unique_ptr<SimMemory> mem_;
   std::unique_ptr<Console> console_;
   std::vector<std::unique_ptr<WorkState>> states_;

@@ -114,7 +114,7 @@ TEST(SimDomain, PauseFreezesMemoryAndStateUntilResume) {
 // state, and runs both to the end: the copy must print exactly what the
 // original prints after the pause and end clean.
 void round_trip_mid_pass(std::uint32_t vcpus) {
-  const std::string cmdline = "passes=12 mib=8 ws=5";
+  const std::string cmdline = "passes=40 mib=8 ws=5";
   auto a = make_sim(sim_config(cmdline, vcpus));
   ASSERT_TRUE(a->start());
   std::this_thread::sleep_for(10ms);
@@ -132,7 +132,7 @@ void round_trip_mid_pass(std::uint32_t vcpus) {
     std::this_thread::sleep_for(100us);
   }
   ASSERT_GT(st->vcpus[0].regs->rbx, 0U) << "never paused mid-pass";
-  ASSERT_LT(st->vcpus[0].regs->rax, 12U);
+  ASSERT_LT(st->vcpus[0].regs->rax, 40U);
   const std::size_t printed = a->console_text().size();
 
   DomainConfig target = sim_config(cmdline, vcpus);
@@ -153,7 +153,7 @@ void round_trip_mid_pass(std::uint32_t vcpus) {
   EXPECT_EQ(run_to_exit(*b), 0);
   EXPECT_EQ(run_to_exit(*a), 0);
   EXPECT_EQ(b->console_text(), a->console_text().substr(printed));
-  EXPECT_NE(b->console_text().find("tern-guest: done, passes=12 errors=0"), std::string::npos)
+  EXPECT_NE(b->console_text().find("tern-guest: done, passes=40 errors=0"), std::string::npos)
       << b->console_text();
   EXPECT_TRUE(same_memory(*a, *b, &why)) << why;
 }
