@@ -38,6 +38,14 @@ Expected<std::unique_ptr<Domain>> create_domain(Backend backend, const DomainCon
   if (config.memory_bytes == 0 || config.memory_bytes % kPageSize != 0)
     return make_error(Errc::usage, "memory size must be a non-zero multiple of 4 KiB (got {})",
                       config.memory_bytes);
+  if (config.address_space_bytes != 0 &&
+      (config.address_space_bytes < config.memory_bytes ||
+       config.address_space_bytes % kPageSize != 0 ||
+       config.address_space_bytes / kPageSize > kMaxPfn + 1))
+    return make_error(Errc::usage,
+                      "address space must be a multiple of 4 KiB between the memory size ({}) and "
+                      "2^52 bytes (got {})",
+                      config.memory_bytes, config.address_space_bytes);
   return backend == Backend::kvm ? create_kvm_domain(config) : create_sim_domain(config);
 }
 

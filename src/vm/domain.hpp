@@ -15,9 +15,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
 #include "stream/domctx/state_image.hpp"
+#include "vm/cpu_policy.hpp"
 #include "vm/dirty_bitmap.hpp"
 #include "vm/memory_map.hpp"
 
@@ -28,6 +30,10 @@ enum class Backend { kvm, sim };
 
 struct DomainConfig {
   std::uint64_t memory_bytes = 256ULL << 20;  // populated RAM from guest-physical 0
+  // Size of the guest-physical address space; 0 = memory_bytes. Frames above
+  // memory_bytes start absent (balloon areas, restore targets of sparse
+  // guests); a sparse multi-TiB space costs address space, not memory.
+  std::uint64_t address_space_bytes = 0;
   std::uint32_t vcpus = 1;
   std::string kernel;   // Multiboot ELF; empty = the built-in guest
   std::string cmdline;  // Multiboot command line (guest options, guest/README.md)
@@ -57,6 +63,11 @@ class Domain {
   [[nodiscard]] virtual Backend backend() const = 0;
   [[nodiscard]] virtual std::uint32_t vcpu_count() const = 0;
   [[nodiscard]] virtual RunState state() const = 0;
+  // The CPU the guest sees (CPUID leaves), fixed for the domain's lifetime
+  // and readable while it runs: a migration sends it as X86_CPUID_POLICY
+  // before any memory, so a destination refuses early. Defaults to the
+  // host's feature leaves (both backends run guest code on the host CPU).
+  [[nodiscard]] virtual std::vector<CpuidEntry> cpu_policy() const { return host_cpu_policy(); }
 
   // ---- memory -------------------------------------------------------------
   // A consistent copy of the memory map (taken under the backend's lock).

@@ -22,5 +22,9 @@ void add_inspect(CLI::App& app, Context& ctx);
 void add_verify(CLI::App& app, Context& ctx);
 void add_convert(CLI::App& app, Context& ctx);
 void add_synth(CLI::App& app, Context& ctx);
+// VM operations (issue E): cmd_run.cpp, cmd_save.cpp, cmd_restore.cpp.
+void add_run(CLI::App& app, Context& ctx);
+void add_save(CLI::App& app, Context& ctx);
+void add_restore(CLI::App& app, Context& ctx);
 
 }  // namespace tern::cli

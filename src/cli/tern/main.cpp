@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   tern::cli::add_verify(app, ctx);
   tern::cli::add_convert(app, ctx);
   tern::cli::add_synth(app, ctx);
+  tern::cli::add_run(app, ctx);
+  tern::cli::add_save(app, ctx);
+  tern::cli::add_restore(app, ctx);
 
   try {
     app.parse(argc, argv);
