@@ -103,7 +103,9 @@ Expected<void> KvmDomain::init() {
     caps_.xsave_size = std::max<std::size_t>(static_cast<std::size_t>(xs), kXsaveLegacy);
   }
 
-  TERN_TRY_ASSIGN(memory_, GuestMemory::create(config_.memory_bytes));
+  // The guest-physical space: RAM plus any sparse room above it (frames there
+  // start absent; a restore target of a sparse guest populates them).
+  TERN_TRY_ASSIGN(memory_, GuestMemory::create(std::max(config_.memory_bytes, config_.address_space_bytes)));
   dirty_ = std::make_unique<DirtyLog>(vm, *memory_, manual_protect);
   TERN_TRY(dirty_->register_slots());
 

@@ -53,6 +53,9 @@ class SimDomain final : public Domain {
   [[nodiscard]] std::byte* page(std::uint64_t pfn) override { return mem_->page(pfn); }
   Expected<void> populate(std::uint64_t first_pfn, std::uint64_t count) override;
   Expected<void> depopulate(std::uint64_t first_pfn, std::uint64_t count) override;
+  void mark_dirty(std::uint64_t first_pfn, std::uint64_t count) override {
+    for (std::uint64_t p = first_pfn; p < first_pfn + count; ++p) mark_dirty(p);
+  }
 
   Expected<void> start_dirty_log() override;
   Expected<DirtyBitmap> collect_dirty() override;
