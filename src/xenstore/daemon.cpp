@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include "core/log.hpp"
 #include "xenstore/path.hpp"
+#include "xenstore/ring_transport.hpp"
 
 namespace tern::xs {
 
@@ -25,9 +27,15 @@ Result<std::string_view> one_arg(const Args& a) {
 
 bool uses_transaction(Type t) {
   switch (t) {
-    case Type::read: case Type::write: case Type::mkdir: case Type::rm:
-    case Type::directory: case Type::directory_part: case Type::get_perms:
-    case Type::set_perms: case Type::transaction_end:
+    case Type::read:
+    case Type::write:
+    case Type::mkdir:
+    case Type::rm:
+    case Type::directory:
+    case Type::directory_part:
+    case Type::get_perms:
+    case Type::set_perms:
+    case Type::transaction_end:
       return true;
     default:
       return false;
@@ -89,8 +97,50 @@ Connection& Daemon::add_connection(std::unique_ptr<Transport> t) {
 }
 
 void Daemon::remove_connection(std::uint64_t id) {
-  conns.erase(id);
+  auto it = conns.find(id);
+  if (it == conns.end()) return;
+  Connection& c = *it->second;
+  if (auto d = domains.find(c.who.domid); d != domains.end() && d->second.ring_conn == id)
+    d->second.ring_conn = 0;
+  if (c.transport) retired.push_back(std::move(c.transport));
+  conns.erase(it);
   dirty.erase(id);
+}
+
+void Daemon::fail_connection(Connection& c, ConnError why) {
+  if (!c.closing) {
+    c.closing = true;
+    c.close_reason = why;
+  }
+  dirty.insert(c.id);
+}
+
+bool Daemon::keep_after_failure(Connection& c) {
+  if (c.close_reason == ConnError::none || !c.transport ||
+      !c.transport->report_error(c.close_reason))
+    return false;
+  log::info("connection {} ({} of domain {}): error {}, ignored until it reconnects", c.id,
+            conn_type_name(c.transport->type()), c.who.domid,
+            static_cast<unsigned>(c.close_reason));
+  reset_connection(c);
+  c.ignored = true;
+  return true;
+}
+
+void Daemon::reset_connection(Connection& c) {
+  c.in_base += c.in.size();
+  c.in.clear();
+  c.out_base += c.out.size();
+  c.out.clear();
+  c.out_sent = 0;
+  c.reply_ends.clear();
+  c.watches.clear();
+  c.txns.clear();
+  c.passed_fds.clear();
+  c.request_fds.clear();
+  c.closing = false;
+  c.close_reason = ConnError::none;
+  c.ignored = false;
 }
 
 Domain& Daemon::domain(std::uint32_t domid) {
@@ -129,9 +179,9 @@ bool Daemon::input_paused(const Connection& c) const {
 bool Daemon::process_input(Connection& c) {
   std::size_t pos = 0;
   bool ok = true;
-  while (!c.closing && !input_paused(c)) {
-    auto view = std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(c.in.data()) + pos,
-                                              c.in.size() - pos);
+  while (!c.closing && !c.ignored && !input_paused(c)) {
+    auto view = std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(c.in.data()) + pos, c.in.size() - pos);
     auto hdr = decode_header(view);
     if (!hdr) break;
     if (hdr->len > kPayloadMax) {
@@ -139,28 +189,36 @@ bool Daemon::process_input(Connection& c) {
       break;
     }
     if (view.size() - kHeaderSize < hdr->len) break;
+    const std::uint64_t start = c.in_base + pos;
+    const std::uint64_t end = start + kHeaderSize + hdr->len;
+    while (!c.passed_fds.empty() && c.passed_fds.front().first < end) {
+      if (c.passed_fds.front().first >= start)
+        c.request_fds.push_back(std::move(c.passed_fds.front().second));
+      c.passed_fds.pop_front();
+    }
     handle(c, *hdr, std::string_view(c.in).substr(pos + kHeaderSize, hdr->len));
+    c.request_fds.clear();  // descriptors the request did not take are closed
     pos += kHeaderSize + hdr->len;
   }
   c.in.erase(0, pos);
+  c.in_base += pos;
   return ok;
 }
 
 void Daemon::queue(Connection& c, std::uint32_t type, std::uint32_t req_id, std::uint32_t tx_id,
                    std::string_view payload, bool is_reply) {
-  if (c.closing) return;
+  if (c.closing || c.ignored) return;
   if (!is_reply && c.pending_out() > kDropOutput) {
     // A client that never reads its watch events would make us hold them forever.
-    c.closing = true;
-    dirty.insert(c.id);
+    fail_connection(c, ConnError::communication);
     return;
   }
   append_message(c.out, type, req_id, tx_id, payload);
   if (is_reply) c.reply_ends.push_back(c.out_base + c.out.size());
   dirty.insert(c.id);
   if (trace_)
-    fmt::print(trace_, "OUT {} {} req={} tx={} len={} \"{}\"\n", c.id, type_name(type), req_id, tx_id,
-               payload.size(), printable(payload));
+    fmt::print(trace_, "OUT {} {} req={} tx={} len={} \"{}\"\n", c.id, type_name(type), req_id,
+               tx_id, payload.size(), printable(payload));
 }
 
 void Daemon::consumed_output(Connection& c, std::size_t written) {
@@ -230,8 +288,8 @@ void Daemon::fire_special(std::string_view name, std::uint32_t domid) {
 
 void Daemon::handle(Connection& c, const Header& hdr, std::string_view payload) {
   if (trace_)
-    fmt::print(trace_, "IN  {} {} req={} tx={} len={} \"{}\"\n", c.id, type_name(hdr.type), hdr.req_id,
-               hdr.tx_id, hdr.len, printable(payload));
+    fmt::print(trace_, "IN  {} {} req={} tx={} len={} \"{}\"\n", c.id, type_name(hdr.type),
+               hdr.req_id, hdr.tx_id, hdr.len, printable(payload));
   auto r = dispatch(c, hdr, payload);
   if (r) {
     queue(c, hdr.type, hdr.req_id, hdr.tx_id, *r, true);
@@ -247,7 +305,8 @@ void Daemon::handle(Connection& c, const Header& hdr, std::string_view payload) 
 }
 
 Daemon::Reply Daemon::dispatch(Connection& c, const Header& hdr, std::string_view payload) {
-  if (hdr.type >= kTypeCount || hdr.type == 20 || hdr.type == static_cast<std::uint32_t>(Type::error) ||
+  if (hdr.type >= kTypeCount || hdr.type == 20 ||
+      hdr.type == static_cast<std::uint32_t>(Type::error) ||
       hdr.type == static_cast<std::uint32_t>(Type::watch_event))
     return fail(Err::enosys);
   const Type type = static_cast<Type>(hdr.type);
@@ -264,7 +323,9 @@ Daemon::Reply Daemon::dispatch(Connection& c, const Header& hdr, std::string_vie
   Tree& tree = txn ? static_cast<Tree&>(*txn) : store;
   std::vector<Event> events;
   OpCtx ctx{c.who, q, txn ? &txn->events() : &events};
-  auto canon = [&](std::string_view p) { return canonical_path(p, c.who.domid, false, q ? q->path_max : 0); };
+  auto canon = [&](std::string_view p) {
+    return canonical_path(p, c.who.domid, false, q ? q->path_max : 0);
+  };
   auto done = [&](Result<> r) -> Reply {
     if (!r) return std::unexpected(r.error());
     fire(events);
@@ -328,8 +389,10 @@ Daemon::Reply Daemon::dispatch(Connection& c, const Header& hdr, std::string_vie
       if (!perms) return std::unexpected(perms.error());
       return done(tree.set_perms(ctx, *p, *perms));
     }
-    case Type::watch: return do_watch(c, a);
-    case Type::unwatch: return do_unwatch(c, a);
+    case Type::watch:
+      return do_watch(c, a);
+    case Type::unwatch:
+      return do_unwatch(c, a);
     case Type::transaction_start: {
       if (hdr.tx_id != 0) return fail(Err::ebusy);
       if (q && q->transactions != 0 && txn_count(c.who.domid) >= q->transactions)
@@ -340,9 +403,12 @@ Daemon::Reply Daemon::dispatch(Connection& c, const Header& hdr, std::string_vie
       c.txns.emplace(id, std::make_unique<Transaction>(store, q ? q->transaction_nodes : 0));
       return with_nul(std::to_string(id));
     }
-    case Type::transaction_end: return do_transaction_end(c, hdr, a);
-    case Type::introduce: return do_introduce(c, a);
-    case Type::release: return do_release(c, a);
+    case Type::transaction_end:
+      return do_transaction_end(c, hdr, a);
+    case Type::introduce:
+      return do_introduce(c, a);
+    case Type::release:
+      return do_release(c, a);
     case Type::resume: {
       if (!privileged()) return fail(Err::eacces);
       auto arg = one_arg(a);
@@ -385,12 +451,18 @@ Daemon::Reply Daemon::dispatch(Connection& c, const Header& hdr, std::string_vie
       c.watches.clear();
       c.txns.clear();
       return kOk;
-    case Type::control: return do_control(c, a);
-    case Type::get_feature: return do_feature(c, a, false);
-    case Type::set_feature: return do_feature(c, a, true);
-    case Type::get_quota: return do_quota(c, a, false);
-    case Type::set_quota: return do_quota(c, a, true);
-    default: return fail(Err::enosys);
+    case Type::control:
+      return do_control(c, a);
+    case Type::get_feature:
+      return do_feature(c, a, false);
+    case Type::set_feature:
+      return do_feature(c, a, true);
+    case Type::get_quota:
+      return do_quota(c, a, false);
+    case Type::set_quota:
+      return do_quota(c, a, true);
+    default:
+      return fail(Err::enosys);
   }
 }
 
@@ -458,21 +530,55 @@ Daemon::Reply Daemon::do_introduce(Connection& c, const Args& a) {
   auto d = parse_domid(a.strings[0]);
   if (!d) return std::unexpected(d.error());
   std::int64_t gfn = 0;
-  std::uint64_t port = 0;
   auto g = a.strings[1];
   auto [gp, gec] = std::from_chars(g.data(), g.data() + g.size(), gfn);
   auto e = parse_u64(a.strings[2]);
-  if (gec != std::errc() || gp != g.data() + g.size() || !e || *e > 0xffffffffu) return fail(Err::einval);
-  port = *e;
+  if (gec != std::errc() || gp != g.data() + g.size() || !e || *e > 0xffffffffu)
+    return fail(Err::einval);
+  // A tern ring comes as three descriptors with the request; without them the
+  // domain is only recorded (a socket connection can act as it).
+  const bool with_ring = !c.request_fds.empty();
+  if (with_ring && (c.request_fds.size() != 3 || gfn < 0)) return fail(Err::einval);
   Domain& dom = domain(*d);
-  bool was = dom.introduced;
+  const bool was = dom.introduced;
+  if (with_ring)
+    if (auto r =
+            attach_ring(c, dom, static_cast<std::uint64_t>(gfn), static_cast<std::uint32_t>(*e));
+        !r)
+      return std::unexpected(r.error());
   dom.introduced = true;
   dom.gfn = static_cast<std::uint64_t>(gfn);
-  dom.evtchn = static_cast<std::uint32_t>(port);
-  // Without a hypervisor there is no ring page to map: the domain is known and
-  // a socket connection can act as it (CONTROL tern-as-domain).
+  dom.evtchn = static_cast<std::uint32_t>(*e);
   if (!was) fire_special("@introduceDomain", *d);
   return kOk;
+}
+
+// Maps the ring handed over with INTRODUCE and gives the domain a connection
+// through it. A domain that already has one (re-INTRODUCE, as after a guest's
+// kexec or a toolstack restart) keeps its watches and transactions and moves
+// to the new page and notification descriptors, as Xen rebinds the event channel.
+Result<> Daemon::attach_ring(Connection& via, Domain& dom, std::uint64_t page,
+                             std::uint32_t evtchn) {
+  RingFds fds{std::move(via.request_fds[0]), std::move(via.request_fds[1]),
+              std::move(via.request_fds[2])};
+  auto t = RingTransport::attach(std::move(fds), page, dom.features);
+  if (!t) {
+    log::warn("INTRODUCE {} {} {}: {}", dom.domid, page, evtchn, t.error().message());
+    return fail(Err::einval);
+  }
+  if (auto it = conns.find(dom.ring_conn); dom.ring_conn != 0 && it != conns.end()) {
+    Connection& rc = *it->second;
+    if (rc.transport) retired.push_back(std::move(rc.transport));
+    rc.transport = std::move(*t);
+    rc.poll_mask = 0;
+    attached.push_back(rc.id);
+    return {};
+  }
+  Connection& rc = add_connection(std::move(*t));
+  rc.who = Caller{dom.domid, dom.domid == 0, dom.target};
+  dom.ring_conn = rc.id;
+  attached.push_back(rc.id);
+  return {};
 }
 
 Daemon::Reply Daemon::do_release(Connection& c, const Args& a) {
@@ -485,11 +591,12 @@ Daemon::Reply Daemon::do_release(Connection& c, const Args& a) {
   auto it = domains.find(*d);
   if (it == domains.end() || !it->second.introduced) return fail(Err::enoent);
   domains.erase(it);
-  for (auto& [id, cp] : conns)
-    if (cp->who.domid == *d && cp.get() != &c) {
-      cp->closing = true;
-      dirty.insert(id);
-    }
+  // The domain's connections go with it: its ring and any socket acting as it,
+  // with their watches and transactions.
+  std::vector<std::uint64_t> gone;
+  for (const auto& [id, cp] : conns)
+    if (cp->who.domid == *d && cp.get() != &c) gone.push_back(id);
+  for (std::uint64_t id : gone) remove_connection(id);
   fire_special("@releaseDomain", *d);
   return kOk;
 }
@@ -588,7 +695,8 @@ std::string Daemon::memory_report() const {
       "nodes: {} ({} bytes of paths, values, children, permissions)\n"
       "connections: {} (input buffers {} bytes, output buffers {} bytes)\n"
       "watches: {}\ntransactions: {} ({} pending nodes)\ndomains: {}\n",
-      store.node_count(), node_bytes, conns.size(), in, out, watches, txns, overlay, domains.size());
+      store.node_count(), node_bytes, conns.size(), in, out, watches, txns, overlay,
+      domains.size());
 }
 
 Daemon::Reply Daemon::do_control(Connection& c, const Args& a) {
@@ -666,6 +774,7 @@ Daemon::Reply Daemon::do_control(Connection& c, const Args& a) {
     auto d = parse_domid(args[0]);
     if (!d) return std::unexpected(d.error());
     if (!c.watches.empty() || !c.txns.empty()) return fail(Err::ebusy);
+    if (!c.transport || c.transport->type() != ConnType::socket) return fail(Err::einval);
     Domain& dom = domain(*d);
     c.who = Caller{*d, *d == 0, dom.target};
     return kOk;
