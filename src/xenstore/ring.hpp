@@ -8,7 +8,6 @@
 // once, checked, and never trusted to stay put; data is copied out before use.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -38,16 +37,17 @@ inline constexpr std::uint32_t kConnected = 0;
 inline constexpr std::uint32_t kReconnecting = 1;
 
 // A 32-bit field of the shared page, accessed atomically (the peer runs
-// concurrently in another process).
+// concurrently in another process). The compiler builtins, not
+// std::atomic_ref, which the fuzzers' libc++ lacks.
 class Field {
  public:
   Field(unsigned char* page, std::size_t offset)
-      : ref_(*reinterpret_cast<std::uint32_t*>(page + offset)) {}
-  [[nodiscard]] std::uint32_t load() const { return ref_.load(std::memory_order_acquire); }
-  void store(std::uint32_t v) { ref_.store(v, std::memory_order_release); }
+      : p_(reinterpret_cast<std::uint32_t*>(page + offset)) {}
+  [[nodiscard]] std::uint32_t load() const { return __atomic_load_n(p_, __ATOMIC_ACQUIRE); }
+  void store(std::uint32_t v) { __atomic_store_n(p_, v, __ATOMIC_RELEASE); }
 
  private:
-  std::atomic_ref<std::uint32_t> ref_;
+  std::uint32_t* p_;
 };
 
 // One direction of the page. The producer side calls put(), the consumer
