@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,6 +25,8 @@ struct Watch {
   std::string path;   // canonical
   std::string token;
   std::optional<std::uint32_t> depth;
+  std::uint64_t seq = 0;  // registration order across the daemon (events keep it)
+  std::size_t slot = 0;   // position in the daemon's WatchIndex bucket
   [[nodiscard]] std::size_t bytes() const { return given.size() + token.size(); }
 };
 
@@ -39,7 +42,10 @@ struct Connection {
   std::uint64_t out_base = 0;  // stream offset of out[0]
   std::deque<std::uint64_t> reply_ends;  // stream offsets ending unsent replies (outstanding)
 
-  std::vector<Watch> watches;
+  // In registration order. Change only through Daemon::add_watch /
+  // remove_watch / clear_watches, which keep the daemon's watch index; a list
+  // so the index can point at each watch.
+  std::list<Watch> watches;
   std::map<std::uint32_t, std::unique_ptr<Transaction>> txns;
   std::uint32_t next_txid = 1;
   bool closing = false;                      // drop once noticed by the server

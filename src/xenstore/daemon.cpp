@@ -1,5 +1,6 @@
 #include "xenstore/daemon.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -103,8 +104,26 @@ void Daemon::remove_connection(std::uint64_t id) {
   if (auto d = domains.find(c.who.domid); d != domains.end() && d->second.ring_conn == id)
     d->second.ring_conn = 0;
   if (c.transport) retired.push_back(std::move(c.transport));
+  clear_watches(c);
   conns.erase(it);
   dirty.erase(id);
+}
+
+Watch& Daemon::add_watch(Connection& c, Watch w) {
+  w.seq = next_watch_seq++;
+  Watch& added = c.watches.emplace_back(std::move(w));
+  watch_index.add(c, added);
+  return added;
+}
+
+void Daemon::remove_watch(Connection& c, std::list<Watch>::iterator it) {
+  watch_index.remove(*it);
+  c.watches.erase(it);
+}
+
+void Daemon::clear_watches(Connection& c) {
+  for (Watch& w : c.watches) watch_index.remove(w);
+  c.watches.clear();
 }
 
 void Daemon::fail_connection(Connection& c, ConnError why) {
@@ -134,7 +153,7 @@ void Daemon::reset_connection(Connection& c) {
   c.out.clear();
   c.out_sent = 0;
   c.reply_ends.clear();
-  c.watches.clear();
+  clear_watches(c);
   c.txns.clear();
   c.passed_fds.clear();
   c.request_fds.clear();
@@ -251,39 +270,57 @@ void Daemon::queue_event(Connection& c, const Watch& w, std::string_view epath) 
   queue(c, static_cast<std::uint32_t>(Type::watch_event), 0, 0, p, false);
 }
 
+// Queues events for the matching watches in registration order (the order
+// the connection added them, as a scan of its watches would find them).
+void Daemon::deliver(std::vector<WatchRef>& matches,
+                     const std::function<bool(const WatchRef&)>& wants,
+                     const std::function<std::string_view(const WatchRef&)>& event_path) {
+  watch_candidates += matches.size();
+  if (matches.size() > 1)
+    std::sort(matches.begin(), matches.end(),
+              [](const WatchRef& a, const WatchRef& b) { return a.watch->seq < b.watch->seq; });
+  for (const WatchRef& m : matches) {
+    Connection& c = *m.conn;
+    if (c.closing || c.ignored || !wants(m)) continue;
+    queue_event(c, *m.watch, event_path(m));
+  }
+}
+
 void Daemon::fire(const std::vector<Event>& events) {
+  if (watch_index.size() == 0) return;
+  std::vector<WatchRef> matches;
   for (const Event& e : events) {
-    for (auto& [id, cp] : conns) {
-      Connection& c = *cp;
-      if (c.closing || c.watches.empty()) continue;
-      bool readable = (access_mask(e.perms, c.who) & kPermRead) ||
-                      (e.old_perms && (access_mask(*e.old_perms, c.who) & kPermRead));
-      if (!readable) continue;
-      for (const Watch& w : c.watches) {
-        if (w.path[0] == '@') continue;
-        bool match = e.exact ? w.path == e.path
-                             : is_child(e.path, w.path) &&
-                                   (!w.depth || depth_below(e.path, w.path) <= *w.depth);
-        if (match) queue_event(c, w, e.path);
-      }
-    }
+    matches.clear();
+    if (e.exact)
+      watch_index.on_path(e.path, matches);
+    else
+      watch_index.on_path_or_ancestors(e.path, matches);
+    if (matches.empty()) continue;
+    deliver(
+        matches,
+        [&](const WatchRef& m) {
+          const Watch& w = *m.watch;
+          if (w.depth && depth_below(e.path, w.path) > *w.depth) return false;
+          return (access_mask(e.perms, m.conn->who) & kPermRead) ||
+                 (e.old_perms && (access_mask(*e.old_perms, m.conn->who) & kPermRead));
+        },
+        [&](const WatchRef&) { return std::string_view(e.path); });
   }
 }
 
 void Daemon::fire_special(std::string_view name, std::uint32_t domid) {
   const Perms& perms = special_perms.find(name)->second;
   std::string specific = fmt::format("{}/{}", name, domid);
-  for (auto& [id, cp] : conns) {
-    Connection& c = *cp;
-    if (c.closing || c.watches.empty()) continue;
-    if (!(access_mask(perms, c.who) & kPermRead)) continue;
-    for (const Watch& w : c.watches) {
-      if (w.path == name)
-        queue_event(c, w, w.depth == 1u ? std::string_view(specific) : name);
-      else if (w.path == specific)
-        queue_event(c, w, specific);
-    }
-  }
+  std::vector<WatchRef> matches;
+  watch_index.on_path(name, matches);
+  watch_index.on_path(specific, matches);
+  deliver(
+      matches,
+      [&](const WatchRef& m) { return (access_mask(perms, m.conn->who) & kPermRead) != 0; },
+      [&](const WatchRef& m) {
+        // A depth-1 watch on the name hears which domain it was.
+        return m.watch->path == name && m.watch->depth != 1u ? name : std::string_view(specific);
+      });
 }
 
 void Daemon::handle(Connection& c, const Header& hdr, std::string_view payload) {
@@ -448,7 +485,7 @@ Daemon::Reply Daemon::dispatch(Connection& c, const Header& hdr, std::string_vie
       return with_nul(it != domains.end() && it->second.introduced ? "T" : "F");
     }
     case Type::reset_watches:
-      c.watches.clear();
+      clear_watches(c);
       c.txns.clear();
       return kOk;
     case Type::control:
@@ -495,7 +532,7 @@ Daemon::Reply Daemon::do_watch(Connection& c, const Args& a) {
   for (const Watch& o : c.watches)
     if (o.path == w.path && o.token == w.token) return fail(Err::eexist);
   if (q && q->watches != 0 && watch_count(c.who.domid) >= q->watches) return fail(Err::e2big);
-  c.watches.push_back(std::move(w));
+  add_watch(c, std::move(w));
   return kOk;
 }
 
@@ -505,7 +542,7 @@ Daemon::Reply Daemon::do_unwatch(Connection& c, const Args& a) {
   if (!p) return std::unexpected(p.error());
   for (auto it = c.watches.begin(); it != c.watches.end(); ++it)
     if (it->path == *p && it->token == a.strings[1]) {
-      c.watches.erase(it);
+      remove_watch(c, it);
       return kOk;
     }
   return fail(Err::enoent);
@@ -691,12 +728,15 @@ std::string Daemon::memory_report() const {
   }
   std::int64_t node_bytes = 0;
   for (const auto& [d, u] : store.usage_by_domain()) node_bytes += u.bytes;
+  auto fp = store.footprint();
   return fmt::format(
       "nodes: {} ({} bytes of paths, values, children, permissions)\n"
+      "store: {} bytes of node records, {} bytes of arena ({} live, {} garbage), {} bytes of "
+      "index\n"
       "connections: {} (input buffers {} bytes, output buffers {} bytes)\n"
       "watches: {}\ntransactions: {} ({} pending nodes)\ndomains: {}\n",
-      store.node_count(), node_bytes, conns.size(), in, out, watches, txns, overlay,
-      domains.size());
+      store.node_count(), node_bytes, fp.records, fp.arena_mapped, fp.arena_live, fp.arena_garbage,
+      fp.index, conns.size(), in, out, watches, txns, overlay, domains.size());
 }
 
 Daemon::Reply Daemon::do_control(Connection& c, const Args& a) {

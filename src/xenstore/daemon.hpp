@@ -18,6 +18,7 @@
 #include "xenstore/quota.hpp"
 #include "xenstore/ring.hpp"
 #include "xenstore/store.hpp"
+#include "xenstore/watch_index.hpp"
 #include "xenstore/wire.hpp"
 
 namespace tern::xs {
@@ -68,8 +69,15 @@ class Daemon {
   [[nodiscard]] bool input_paused(const Connection& c) const;
   // Handles one request, queueing the reply (and watch events) on c.
   void handle(Connection& c, const Header& hdr, std::string_view payload);
+  // Queues watch events for changes (request handling; tests).
+  void fire(const std::vector<Event>& events);
   // Notes that `written` more bytes of c.out reached the client.
   void consumed_output(Connection& c, std::size_t written);
+
+  // The only ways to change a connection's watches (they keep `watch_index`).
+  Watch& add_watch(Connection& c, Watch w);
+  void remove_watch(Connection& c, std::list<Watch>::iterator it);
+  void clear_watches(Connection& c);
 
   void set_trace(std::FILE* f) { trace_ = f; }
   [[nodiscard]] std::string memory_report() const;
@@ -79,7 +87,10 @@ class Daemon {
   std::map<std::uint64_t, std::unique_ptr<Connection>> conns;
   std::map<std::uint32_t, Domain> domains;
   std::map<std::string, Perms, std::less<>> special_perms;  // @introduceDomain, @releaseDomain
-  std::set<std::uint64_t> dirty;                            // connections with newly queued output
+  WatchIndex watch_index;  // every connection's watches by watched path
+  std::uint64_t next_watch_seq = 1;
+  std::uint64_t watch_candidates = 0;  // watches looked at by events (statistics, tests)
+  std::set<std::uint64_t> dirty;       // connections with newly queued output
   // Connections created by a request (a domain's ring, from INTRODUCE) that
   // the server must start polling, and transports of removed connections it
   // must stop polling before they are closed.
@@ -104,7 +115,8 @@ class Daemon {
 
   const Quotas* quota_for(const Connection& c) const;
   Domain& domain(std::uint32_t domid);
-  void fire(const std::vector<Event>& events);
+  void deliver(std::vector<WatchRef>& matches, const std::function<bool(const WatchRef&)>& wants,
+               const std::function<std::string_view(const WatchRef&)>& event_path);
   void fire_special(std::string_view name, std::uint32_t domid);
   void queue_event(Connection& c, const Watch& w, std::string_view epath);
   void queue(Connection& c, std::uint32_t type, std::uint32_t req_id, std::uint32_t tx_id,
