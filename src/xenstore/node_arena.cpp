@@ -18,6 +18,10 @@ void put_u16(unsigned char* p, std::size_t v) {
   auto x = static_cast<std::uint16_t>(v);
   std::memcpy(p, &x, 2);
 }
+// An empty string_view may have a null data(), which memcpy must not get.
+void put(unsigned char* dst, std::string_view s) {
+  if (!s.empty()) std::memcpy(dst, s.data(), s.size());
+}
 }  // namespace
 
 NodeArena::NodeArena(NodeArena&& o) noexcept
@@ -64,9 +68,9 @@ void NodeArena::write(std::uint32_t off, std::string_view name, std::string_view
   put_u16(p, name.size());
   put_u16(p + 2, value.size());
   put_u16(p + 4, perms.size() / 3);
-  std::memcpy(p + kHeader, name.data(), name.size());
-  std::memcpy(p + kHeader + name.size(), value.data(), value.size());
-  std::memcpy(p + kHeader + name.size() + value.size(), perms.data(), perms.size());
+  put(p + kHeader, name);
+  put(p + kHeader + name.size(), value);
+  put(p + kHeader + name.size() + value.size(), perms);
 }
 
 std::uint32_t NodeArena::add(std::string_view name, std::string_view value,
@@ -94,10 +98,11 @@ std::uint32_t NodeArena::rewrite(std::uint32_t off, std::string_view value, std:
   if (new_size <= old_size) {
     unsigned char* v = p + kHeader + n;
     if (value_changes) {
-      std::memmove(v + value.size(), perms.data(), perms.size());  // the kept perms move first
-      std::memcpy(v, value.data(), value.size());
+      if (!perms.empty())
+        std::memmove(v + value.size(), perms.data(), perms.size());  // kept perms first
+      put(v, value);
     } else {
-      std::memcpy(v + value.size(), perms.data(), perms.size());
+      put(v + value.size(), perms);
     }
     put_u16(p + 2, value.size());
     put_u16(p + 4, perms.size() / 3);

@@ -11,6 +11,7 @@ std::optional<std::size_t> Queue::put(const char* src, std::size_t len) {
   const std::uint32_t used = prod - cons;  // modulo 2^32, as the offsets run freely
   if (used > kQueueSize) return std::nullopt;
   std::size_t n = std::min<std::size_t>(len, kQueueSize - used);
+  if (n == 0) return std::size_t{0};  // full, or nothing to put (src may be null)
   std::size_t at = prod % kQueueSize;
   std::size_t first = std::min(n, kQueueSize - at);
   std::memcpy(data_ + at, src, first);
@@ -25,6 +26,7 @@ std::optional<std::size_t> Queue::get(char* dst, std::size_t len) {
   const std::uint32_t avail = prod - cons;
   if (avail > kQueueSize) return std::nullopt;
   std::size_t n = std::min<std::size_t>(len, avail);
+  if (n == 0) return std::size_t{0};
   std::size_t at = cons % kQueueSize;
   std::size_t first = std::min(n, kQueueSize - at);
   std::memcpy(dst, data_ + at, first);

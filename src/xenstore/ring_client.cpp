@@ -99,15 +99,15 @@ Expected<> RingGuest::send_bytes(std::string_view bytes, int timeout_ms) {
   }
 }
 
-Expected<std::optional<Message>> RingGuest::receive(int timeout_ms) {
+Expected<bool> RingGuest::receive(int timeout_ms, Message& out) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
-    TERN_TRY_ASSIGN(auto m, take_message(in_));
-    if (m) return m;
+    TERN_TRY_ASSIGN(bool got, take_message(in_, out));
+    if (got) return true;
     std::size_t before = in_.size();
     if (!pull()) return make_error(Errc::invalid, "response ring offsets are inconsistent");
     if (in_.size() > before) continue;
-    if (!wait_signal(left_ms(deadline))) return std::nullopt;
+    if (!wait_signal(left_ms(deadline))) return false;
   }
 }
 

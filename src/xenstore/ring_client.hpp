@@ -51,7 +51,7 @@ class RingGuest final : public XsClient {
 
  protected:
   Expected<> send_bytes(std::string_view bytes, int timeout_ms) override;
-  Expected<std::optional<Message>> receive(int timeout_ms) override;
+  Expected<bool> receive(int timeout_ms, Message& out) override;
 
  private:
   RingGuest(UniqueFd memory, UniqueFd to_daemon, UniqueFd to_guest, unsigned char* page)

@@ -56,6 +56,12 @@ std::optional<NodeView> Store::lookup(std::string_view path) const {
   return view(id);
 }
 
+Result<NodeView> Store::find(std::string_view path) {
+  std::uint32_t id = resolve(path);
+  if (id == kNone) return fail(Err::enoent);
+  return view(id);
+}
+
 std::size_t Store::bytes_of(std::string_view path, std::uint32_t id) const {
   const Rec& r = rec(id);
   return Node::node_bytes(path, arena_.value(r.blob).size(), r.children_bytes,

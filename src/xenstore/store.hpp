@@ -31,7 +31,7 @@ class Store final : public Tree {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  Result<std::optional<NodeView>> find(std::string_view path) override { return lookup(path); }
+  Result<NodeView> find(std::string_view path) override;
   Result<std::string> children(std::string_view path) override;
   Result<> set_value(std::string_view path, std::string_view value) override;
   Result<> set_node_perms(std::string_view path, const Perms& perms) override;
@@ -115,7 +115,7 @@ class Transaction final : public Tree {
  public:
   Transaction(Store& base, std::uint64_t node_limit) : base_(base), node_limit_(node_limit) {}
 
-  Result<std::optional<NodeView>> find(std::string_view path) override;
+  Result<NodeView> find(std::string_view path) override;
   Result<std::string> children(std::string_view path) override;
   Result<> set_value(std::string_view path, std::string_view value) override;
   Result<> set_node_perms(std::string_view path, const Perms& perms) override;

@@ -40,10 +40,10 @@ Result<const Node*> Transaction::node(std::string_view path) {
   return it->second ? &*it->second : nullptr;
 }
 
-Result<std::optional<NodeView>> Transaction::find(std::string_view path) {
+Result<NodeView> Transaction::find(std::string_view path) {
   auto n = node(path);
   if (!n) return std::unexpected(n.error());
-  if (*n == nullptr) return std::nullopt;
+  if (*n == nullptr) return fail(Err::enoent);
   return (*n)->view();
 }
 

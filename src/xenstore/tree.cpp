@@ -24,6 +24,9 @@ void for_each_name(std::string_view list, F&& f) {
   }
 }
 
+// A lookup's outcome: ENOENT means "absent", any other error is a failure.
+bool failed(const Result<NodeView>& n) { return !n && n.error() != Err::enoent; }
+
 }  // namespace
 
 Result<> Tree::check_memory(const OpCtx& c, std::int64_t extra) const {
@@ -36,16 +39,15 @@ Result<> Tree::check_memory(const OpCtx& c, std::int64_t extra) const {
 Result<std::string> Tree::read(const OpCtx& c, std::string_view path) {
   auto n = find(path);
   if (!n) return std::unexpected(n.error());
-  if (!*n) return fail(Err::enoent);
-  if (!(access_mask((*n)->perms, c.who) & kPermRead)) return fail(Err::eacces);
-  return std::string((*n)->value);
+  if (!(access_mask(n->perms, c.who) & kPermRead)) return fail(Err::eacces);
+  return std::string(n->value);
 }
 
 Result<> Tree::write(const OpCtx& c, std::string_view path, std::string_view value) {
   auto n = find(path);
-  if (!n) return std::unexpected(n.error());
-  if (!*n) return create(c, path, value);
-  const NodeView old = **n;
+  if (failed(n)) return std::unexpected(n.error());
+  if (!n) return create(c, path, value);
+  const NodeView old = *n;
   if (!(access_mask(old.perms, c.who) & kPermWrite)) return fail(Err::eacces);
   if (over(c.quota, &Quotas::node_size, value.size() + old.children_bytes))
     return fail(Err::enospc);
@@ -62,9 +64,9 @@ Result<> Tree::write(const OpCtx& c, std::string_view path, std::string_view val
 
 Result<> Tree::mkdir(const OpCtx& c, std::string_view path) {
   auto n = find(path);
-  if (!n) return std::unexpected(n.error());
-  if (*n) {
-    if (!(access_mask((*n)->perms, c.who) & kPermWrite)) return fail(Err::eacces);
+  if (failed(n)) return std::unexpected(n.error());
+  if (n) {
+    if (!(access_mask(n->perms, c.who) & kPermWrite)) return fail(Err::eacces);
     return {};
   }
   return create(c, path, {});
@@ -78,8 +80,8 @@ Result<> Tree::create(const OpCtx& c, std::string_view path, std::string_view va
   std::string_view p = parent_path(path);
   while (!p.empty()) {
     auto n = find(p);
-    if (!n) return std::unexpected(n.error());
-    if (*n) {
+    if (failed(n)) return std::unexpected(n.error());
+    if (n) {
       anc = *n;
       break;
     }
@@ -108,17 +110,17 @@ Result<> Tree::create(const OpCtx& c, std::string_view path, std::string_view va
 Result<> Tree::rm(const OpCtx& c, std::string_view path) {
   if (path == "/") return fail(Err::einval);
   auto n = find(path);
-  if (!n) return std::unexpected(n.error());
-  if (!*n) {
+  if (failed(n)) return std::unexpected(n.error());
+  if (!n) {
     auto parent = find(parent_path(path));
-    if (!parent) return std::unexpected(parent.error());
-    return *parent ? Result<>{} : fail(Err::enoent);
+    if (failed(parent)) return std::unexpected(parent.error());
+    return parent ? Result<>{} : fail(Err::enoent);
   }
-  if (!(access_mask((*n)->perms, c.who) & kPermWrite)) return fail(Err::eacces);
+  if (!(access_mask(n->perms, c.who) & kPermWrite)) return fail(Err::eacces);
   // Collect the subtree (pre-order) with each node's permissions, then remove
   // it deepest first.
   std::vector<std::pair<std::string, Perms>> doomed;
-  doomed.emplace_back(std::string(path), Perms((*n)->perms));
+  doomed.emplace_back(std::string(path), Perms(n->perms));
   for (std::size_t i = 0; i < doomed.size(); ++i) {
     auto kids = children(doomed[i].first);
     if (!kids) return std::unexpected(kids.error());
@@ -128,8 +130,8 @@ Result<> Tree::rm(const OpCtx& c, std::string_view path) {
     });
     if (i > 0) {
       auto node = find(doomed[i].first);
-      if (!node) return std::unexpected(node.error());
-      if (*node) doomed[i].second = Perms((*node)->perms);
+      if (failed(node)) return std::unexpected(node.error());
+      if (node) doomed[i].second = Perms(node->perms);
     }
   }
   for (std::size_t i = doomed.size(); i-- > 0;) {
@@ -142,8 +144,7 @@ Result<> Tree::rm(const OpCtx& c, std::string_view path) {
 Result<std::string> Tree::directory(const OpCtx& c, std::string_view path) {
   auto n = find(path);
   if (!n) return std::unexpected(n.error());
-  if (!*n) return fail(Err::enoent);
-  if (!(access_mask((*n)->perms, c.who) & kPermRead)) return fail(Err::eacces);
+  if (!(access_mask(n->perms, c.who) & kPermRead)) return fail(Err::eacces);
   return children(path);
 }
 
@@ -151,9 +152,8 @@ Result<std::string> Tree::directory_part(const OpCtx& c, std::string_view path,
                                          std::uint64_t offset, std::size_t max) {
   auto n = find(path);
   if (!n) return std::unexpected(n.error());
-  if (!*n) return fail(Err::enoent);
-  if (!(access_mask((*n)->perms, c.who) & kPermRead)) return fail(Err::eacces);
-  std::string out = std::to_string((*n)->gen);
+  if (!(access_mask(n->perms, c.who) & kPermRead)) return fail(Err::eacces);
+  std::string out = std::to_string(n->gen);
   out.push_back('\0');
   auto kids = children(path);
   if (!kids) return std::unexpected(kids.error());
@@ -175,19 +175,17 @@ Result<std::string> Tree::directory_part(const OpCtx& c, std::string_view path,
 Result<std::string> Tree::get_perms(const OpCtx& c, std::string_view path) {
   auto n = find(path);
   if (!n) return std::unexpected(n.error());
-  if (!*n) return fail(Err::enoent);
-  if (!(access_mask((*n)->perms, c.who) & kPermRead)) return fail(Err::eacces);
-  return (*n)->perms.to_wire();
+  if (!(access_mask(n->perms, c.who) & kPermRead)) return fail(Err::eacces);
+  return n->perms.to_wire();
 }
 
 Result<> Tree::set_perms(const OpCtx& c, std::string_view path, const Perms& perms) {
   if (over(c.quota, &Quotas::permissions, perms.size())) return fail(Err::enospc);
   auto n = find(path);
   if (!n) return std::unexpected(n.error());
-  if (!*n) return fail(Err::enoent);
-  if (!(access_mask((*n)->perms, c.who) & kPermOwner)) return fail(Err::eacces);
-  if (!c.who.privileged && perms.owner() != (*n)->perms.owner()) return fail(Err::eperm);
-  Perms old((*n)->perms);
+  if (!(access_mask(n->perms, c.who) & kPermOwner)) return fail(Err::eacces);
+  if (!c.who.privileged && perms.owner() != n->perms.owner()) return fail(Err::eperm);
+  Perms old(n->perms);
   if (auto r = set_node_perms(path, perms); !r) return r;
   emit(c, path, false, perms);
   if (c.events) c.events->back().old_perms = std::move(old);

@@ -76,7 +76,10 @@ class Tree {
   virtual ~Tree() = default;
 
   // ---- primitives; `path` is canonical ----
-  virtual Result<std::optional<NodeView>> find(std::string_view path) = 0;
+  // The node, or ENOENT if there is none (other errors: a transaction's node
+  // limit). Not Result<optional<...>>: libc++ 16's std::expected corrupts its
+  // flag when the value type has tail padding, as optional<NodeView> does.
+  virtual Result<NodeView> find(std::string_view path) = 0;
   // The node's children, each name NUL-terminated, in creation order.
   virtual Result<std::string> children(std::string_view path) = 0;
   // Change an existing node.

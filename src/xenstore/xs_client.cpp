@@ -38,16 +38,16 @@ std::string payload_text(std::string_view payload) {
   return s;
 }
 
-Expected<std::optional<Message>> XsClient::take_message(std::string& in) {
+Expected<bool> XsClient::take_message(std::string& in, Message& out) {
   auto hdr = decode_header(std::span(reinterpret_cast<const std::uint8_t*>(in.data()), in.size()));
-  if (!hdr) return std::nullopt;
+  if (!hdr) return false;
   if (hdr->len > kPayloadMax)
     return make_error(Errc::invalid, "daemon sent a {} message with a {}-byte payload (limit {})",
                       type_name(hdr->type), hdr->len, kPayloadMax);
-  if (in.size() - kHeaderSize < hdr->len) return std::nullopt;
-  Message m{*hdr, in.substr(kHeaderSize, hdr->len)};
+  if (in.size() - kHeaderSize < hdr->len) return false;
+  out = Message{*hdr, in.substr(kHeaderSize, hdr->len)};
   in.erase(0, kHeaderSize + hdr->len);
-  return m;
+  return true;
 }
 
 Expected<Message> XsClient::call(Type type, std::string_view payload, std::uint32_t tx_id) {
@@ -56,35 +56,37 @@ Expected<Message> XsClient::call(Type type, std::string_view payload, std::uint3
   append_message(bytes, static_cast<std::uint32_t>(type), req, tx_id, payload);
   TERN_TRY(send_bytes(bytes, timeout_ms_));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms_);
+  Message m;
   while (true) {
-    TERN_TRY_ASSIGN(auto m, receive(left_ms(deadline)));
-    if (!m)
+    TERN_TRY_ASSIGN(bool got, receive(left_ms(deadline), m));
+    if (!got)
       return make_error(Errc::io, "{} request {}: no reply within {} ms (timed out)",
                         type_name(static_cast<std::uint32_t>(type)), req, timeout_ms_);
-    if (m->hdr.type == static_cast<std::uint32_t>(Type::watch_event)) {
-      events_.push_back(std::move(*m));
+    if (m.hdr.type == static_cast<std::uint32_t>(Type::watch_event)) {
+      events_.push_back(std::move(m));
       continue;
     }
-    if (m->hdr.req_id != req)
+    if (m.hdr.req_id != req)
       return make_error(Errc::invalid, "{} request {}: reply carries request id {}",
-                        type_name(static_cast<std::uint32_t>(type)), req, m->hdr.req_id);
-    return std::move(*m);
+                        type_name(static_cast<std::uint32_t>(type)), req, m.hdr.req_id);
+    return m;
   }
 }
 
-Expected<std::optional<Message>> XsClient::next_event(int timeout_ms) {
+Expected<bool> XsClient::next_event(int timeout_ms, Message& out) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (events_.empty()) {
-    TERN_TRY_ASSIGN(auto m, receive(left_ms(deadline)));
-    if (!m) return std::nullopt;
-    if (m->hdr.type != static_cast<std::uint32_t>(Type::watch_event))
+    Message m;
+    TERN_TRY_ASSIGN(bool got, receive(left_ms(deadline), m));
+    if (!got) return false;
+    if (m.hdr.type != static_cast<std::uint32_t>(Type::watch_event))
       return make_error(Errc::invalid, "unexpected {} (request {}) while waiting for a watch event",
-                        type_name(m->hdr.type), m->hdr.req_id);
-    events_.push_back(std::move(*m));
+                        type_name(m.hdr.type), m.hdr.req_id);
+    events_.push_back(std::move(m));
   }
-  Message m = std::move(events_.front());
+  out = std::move(events_.front());
   events_.pop_front();
-  return m;
+  return true;
 }
 
 // ---- unix socket -----------------------------------------------------------
@@ -112,16 +114,16 @@ Expected<> SocketClient::send_bytes(std::string_view bytes, int /*timeout_ms*/) 
   return {};
 }
 
-Expected<std::optional<Message>> SocketClient::receive(int timeout_ms) {
+Expected<bool> SocketClient::receive(int timeout_ms, Message& out) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
-    TERN_TRY_ASSIGN(auto m, take_message(in_));
-    if (m) return m;
+    TERN_TRY_ASSIGN(bool got, take_message(in_, out));
+    if (got) return true;
     pollfd p{fd_.get(), POLLIN, 0};
     int r = ::poll(&p, 1, left_ms(deadline));
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return errno_error("poll xenstored socket", errno);
-    if (r == 0) return std::nullopt;
+    if (r == 0) return false;
     char buf[8192];
     long n = ::recv(fd_.get(), buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
@@ -160,16 +162,17 @@ Expected<Message> SocketClient::introduce(std::uint32_t domid, std::uint64_t pag
   if (static_cast<std::size_t>(n) < bytes.size())
     TERN_TRY(send_bytes(std::string_view(bytes).substr(static_cast<std::size_t>(n)), timeout_ms_));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms_);
+  Message m;
   while (true) {
-    TERN_TRY_ASSIGN(auto m, receive(left_ms(deadline)));
-    if (!m)
+    TERN_TRY_ASSIGN(bool got, receive(left_ms(deadline), m));
+    if (!got)
       return make_error(Errc::io, "INTRODUCE {}: no reply within {} ms (timed out)", domid,
                         timeout_ms_);
-    if (m->hdr.type == static_cast<std::uint32_t>(Type::watch_event)) {
-      events_.push_back(std::move(*m));
+    if (m.hdr.type == static_cast<std::uint32_t>(Type::watch_event)) {
+      events_.push_back(std::move(m));
       continue;
     }
-    return std::move(*m);
+    return m;
   }
 }
 

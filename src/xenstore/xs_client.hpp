@@ -30,19 +30,21 @@ class XsClient {
   // Sends a request and waits for its reply (an ERROR reply is a Message of
   // type error, not a failure). Watch events that arrive meanwhile are kept.
   Expected<Message> call(Type type, std::string_view payload, std::uint32_t tx_id = 0);
-  // The next watch event: one kept earlier, else the next to arrive within
-  // timeout_ms; nullopt if none came.
-  Expected<std::optional<Message>> next_event(int timeout_ms);
+  // The next watch event into `out`: one kept earlier, else the next to
+  // arrive within timeout_ms; false if none came. (Not an
+  // Expected<optional<Message>>: libc++ 16's std::expected mishandles value
+  // types with tail padding.)
+  Expected<bool> next_event(int timeout_ms, Message& out);
   // How long call() waits for a reply.
   void set_timeout(int ms) { timeout_ms_ = ms; }
 
  protected:
-  // Writes a whole request; the next message from the daemon (nullopt: none
+  // Writes a whole request; the next message from the daemon (false: none
   // within timeout_ms).
   virtual Expected<> send_bytes(std::string_view bytes, int timeout_ms) = 0;
-  virtual Expected<std::optional<Message>> receive(int timeout_ms) = 0;
+  virtual Expected<bool> receive(int timeout_ms, Message& out) = 0;
   // Completes a message from bytes received so far, if there are enough.
-  static Expected<std::optional<Message>> take_message(std::string& in);
+  static Expected<bool> take_message(std::string& in, Message& out);
 
   std::deque<Message> events_;
   std::uint32_t next_req_ = 1;
@@ -60,7 +62,7 @@ class SocketClient final : public XsClient {
 
  protected:
   Expected<> send_bytes(std::string_view bytes, int timeout_ms) override;
-  Expected<std::optional<Message>> receive(int timeout_ms) override;
+  Expected<bool> receive(int timeout_ms, Message& out) override;
 
  private:
   explicit SocketClient(UniqueFd fd) : fd_(std::move(fd)) {}

@@ -137,10 +137,11 @@ std::string run_request(Channel& ch, const std::vector<std::string>& w, const Ri
   }
   if (cmd == "event") {
     int ms = nargs >= 1 ? std::atoi(w[1].c_str()) : a.timeout_ms;
-    auto e = ch.client->next_event(ms);
-    if (!e) return "FAIL " + e.error().message();
-    if (!*e) return "NO EVENT";
-    return "EVENT " + xs::payload_text((*e)->payload);
+    xs::Message m;
+    auto got = ch.client->next_event(ms, m);
+    if (!got) return "FAIL " + got.error().message();
+    if (!*got) return "NO EVENT";
+    return "EVENT " + xs::payload_text(m.payload);
   }
   return fmt::format("FAIL unknown command '{}'", cmd);
 }
