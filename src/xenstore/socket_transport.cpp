@@ -52,7 +52,9 @@ long SocketTransport::write_some(const char* buf, std::size_t len) {
 }
 
 std::uint32_t SocketTransport::poll_events(bool want_input, bool want_output) const {
-  return (want_input ? EPOLLIN : 0u) | (want_output ? EPOLLOUT : 0u) | EPOLLRDHUP;
+  // Hang-up only matters while reading: a paused client that shut down its
+  // sending side would otherwise wake the loop forever (level-triggered).
+  return (want_input ? EPOLLIN | EPOLLRDHUP : 0u) | (want_output ? EPOLLOUT : 0u);
 }
 
 }  // namespace tern::xs
