@@ -26,5 +26,7 @@ void add_synth(CLI::App& app, Context& ctx);
 void add_run(CLI::App& app, Context& ctx);
 void add_save(CLI::App& app, Context& ctx);
 void add_restore(CLI::App& app, Context& ctx);
+// xenstore tools (issue C): `tern xenstore ring-client`.
+void add_xenstore(CLI::App& app, Context& ctx);
 
 }  // namespace tern::cli

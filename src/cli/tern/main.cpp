@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   tern::cli::add_run(app, ctx);
   tern::cli::add_save(app, ctx);
   tern::cli::add_restore(app, ctx);
+  tern::cli::add_xenstore(app, ctx);
 
   try {
     app.parse(argc, argv);
