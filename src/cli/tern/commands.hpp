@@ -26,5 +26,8 @@ void add_synth(CLI::App& app, Context& ctx);
 void add_run(CLI::App& app, Context& ctx);
 void add_save(CLI::App& app, Context& ctx);
 void add_restore(CLI::App& app, Context& ctx);
+// Live migration (issue F): cmd_migrate.cpp, cmd_receive.cpp.
+void add_migrate(CLI::App& app, Context& ctx);
+void add_receive(CLI::App& app, Context& ctx);
 
 }  // namespace tern::cli
