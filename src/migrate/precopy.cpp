@@ -13,10 +13,20 @@ constexpr double kWirePageBytes = vm::kPageSize + 8;
 // Rounds smaller than this say little about the link; keep the estimate.
 constexpr std::uint64_t kMinSampleBytes = 1 << 20;
 
+SenderOptions with_hooks(const MigrateOptions& o) {
+  SenderOptions s = o.sender;
+  s.before_batch = [&o]() -> Expected<void> {
+    if (o.tick) o.tick();
+    if (o.cancelled && o.cancelled()) return make_error(Errc::usage, "migration cancelled");
+    return {};
+  };
+  return s;
+}
+
 class PreCopy {
  public:
   PreCopy(vm::Domain& d, const ImageConfig& c, ByteSink& sink, const MigrateOptions& o)
-      : d_(d), config_(c), o_(o), sender_(d, sink, o.sender) {}
+      : d_(d), config_(c), o_(o), sender_(d, sink, with_hooks(o)) {}
 
   Expected<MigrateStats> run() {
     t0_ = Clock::now();

@@ -51,8 +51,10 @@ struct MigrateOptions {
   bool auto_converge = false;
   SenderOptions sender;
   std::function<void(const Progress&)> progress;
-  // Checked between rounds (and between batches): true aborts the migration.
+  // Checked between rounds and before every batch: true aborts the migration.
   std::function<bool()> cancelled;
+  // Called before every batch (a VMM serves its control socket here).
+  std::function<void()> tick;
   // The destination's commit handshake, after the stream is complete. Its
   // success is the point of no return: the source then stays paused.
   std::function<Expected<void>()> commit;

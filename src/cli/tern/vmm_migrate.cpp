@@ -69,6 +69,9 @@ json Vmm::migrate(const json& req, const ControlServer::Emit& emit) {
     emit(progress_event(p));
     if (server_) (void)server_->poll(0ms, nested);  // serve "cancel" and "status"
   };
+  o.tick = [this, &nested] {
+    if (server_) (void)server_->poll(std::chrono::milliseconds(0), nested);
+  };
   o.cancelled = [this] { return cancel_; };
   const int fd = conn->get();
   o.commit = [fd] { return migrate::source_commit(fd, 60s); };

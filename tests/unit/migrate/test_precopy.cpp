@@ -63,10 +63,30 @@ struct Outcome {
   Expected<ReceiveResult> dst = make_error(Errc::internal, "not run");
 };
 
-Outcome migrate_pair(vm::Domain& src, const vm::DomainConfig& cfg, MigrateOptions o) {
+// A link of limited bandwidth in front of a real sink.
+class SlowSink final : public ByteSink {
+ public:
+  SlowSink(ByteSink& inner, double bytes_per_sec) : inner_(inner), bps_(bytes_per_sec) {}
+  Expected<void> write_gather(std::span<const Bytes> parts) override {
+    std::size_t n = 0;
+    for (Bytes p : parts) n += p.size();
+    std::this_thread::sleep_for(std::chrono::duration<double>(static_cast<double>(n) / bps_));
+    return inner_.write_gather(parts);
+  }
+  [[nodiscard]] std::uint64_t bytes_written() const override { return inner_.bytes_written(); }
+
+ private:
+  ByteSink& inner_;
+  double bps_;
+};
+
+Outcome migrate_pair(vm::Domain& src, const vm::DomainConfig& cfg, MigrateOptions o,
+                     double link_bps = 0) {
   Pair p;
   auto dst = start_destination(p.dst.get());
-  io::FdSink sink(p.src.get());
+  io::FdSink fd_sink(p.src.get());
+  SlowSink slow(fd_sink, link_bps);
+  ByteSink& sink = link_bps > 0 ? static_cast<ByteSink&>(slow) : fd_sink;
   const int fd = p.src.get();
   o.commit = [fd] { return source_commit(fd, 10s); };
   Outcome out;
@@ -241,6 +261,49 @@ TEST(PreCopy, RefusalAndInjectedFaultsResumeTheSource) {
     EXPECT_FALSE(out.dst);
     EXPECT_EQ(run_to_exit(*src), 0);
   }
+}
+
+TEST(PreCopy, GuestOutrunningTheLinkIsReportedAndThrottled) {
+  // ~1 GB/s of dirtying against a 40 MB/s link.
+  const auto cfg = sim_config("passes=0 mib=8 ws=8", 1, 32ULL << 20);
+  for (bool auto_converge : {false, true}) {
+    SCOPED_TRACE(auto_converge ? "auto-converge" : "no auto-converge");
+    auto src = make_sim(cfg);
+    ASSERT_TRUE(src->start());
+    MigrateOptions o;
+    o.max_downtime = 5ms;
+    o.max_iterations = 4;
+    o.auto_converge = auto_converge;
+    bool reported = false;
+    o.progress = [&](const Progress& p) { reported |= p.not_converging; };
+    Outcome out = migrate_pair(*src, cfg, o, 40e6);
+    ASSERT_TRUE(out.stats) << out.stats.error().message();
+    EXPECT_TRUE(reported);
+    EXPECT_TRUE(out.stats->not_converging);
+    EXPECT_EQ(out.stats->stop_reason, "max-iterations");
+    if (auto_converge) EXPECT_GE(out.stats->max_throttle, 0.6);
+    else EXPECT_EQ(out.stats->max_throttle, 0.0);
+    std::string why;
+    EXPECT_TRUE(same_memory(*src, *out.dst->domain, &why)) << why;
+    src->shutdown();
+    out.dst->domain->shutdown();
+  }
+}
+
+TEST(PreCopy, CancelDuringARoundStopsWithinABatch) {
+  const auto cfg = sim_config("passes=100 mib=16 ws=2 pause=1000", 1, 64ULL << 20);
+  auto src = make_sim(cfg);
+  ASSERT_TRUE(src->start());
+  MigrateOptions o;
+  int batches = 0;
+  o.tick = [&] { ++batches; };
+  o.cancelled = [&] { return batches >= 3; };
+  Outcome out = migrate_pair(*src, cfg, o, 40e6);  // round 0 would take ~2 s
+  ASSERT_FALSE(out.stats);
+  EXPECT_NE(out.stats.error().message().find("cancelled"), std::string::npos);
+  EXPECT_EQ(batches, 3);
+  EXPECT_EQ(src->state(), vm::RunState::running);
+  EXPECT_EQ(run_to_exit(*src), 0);
 }
 
 TEST(PreCopy, RandomizedMigrationsWithBalloonActivity) {
