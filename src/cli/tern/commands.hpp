@@ -29,5 +29,6 @@ void add_restore(CLI::App& app, Context& ctx);
 // Live migration (issue F): cmd_migrate.cpp, cmd_receive.cpp.
 void add_migrate(CLI::App& app, Context& ctx);
 void add_receive(CLI::App& app, Context& ctx);
+void add_demo(CLI::App& app, Context& ctx);  // cmd_demo.cpp: the main job
 
 }  // namespace tern::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   tern::cli::add_restore(app, ctx);
   tern::cli::add_migrate(app, ctx);
   tern::cli::add_receive(app, ctx);
+  tern::cli::add_demo(app, ctx);
 
   try {
     app.parse(argc, argv);
