@@ -20,6 +20,7 @@ struct MigrateArgs {
   unsigned max_downtime_ms = 50;
   unsigned max_iterations = 30;
   unsigned timeout_s = 0;
+  unsigned link_timeout_s = 30;
   bool auto_converge = false;
   bool json = false;
   bool cancel = false;
@@ -84,7 +85,8 @@ int run_migrate(const MigrateArgs& a) {
                         {"max_downtime_ms", a.max_downtime_ms},
                         {"max_iterations", a.max_iterations},
                         {"timeout_ms", std::uint64_t{a.timeout_s} * 1000},
-                        {"auto_converge", a.auto_converge}};
+                        {"auto_converge", a.auto_converge},
+                        {"link_timeout_ms", std::uint64_t{a.link_timeout_s} * 1000}};
   const std::string line = req.dump() + "\n";
   if (::write(fd->get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
     fmt::print(stderr, "tern migrate: cannot send the request\n");
@@ -140,6 +142,10 @@ void add_migrate(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--timeout", a->timeout_s,
                   "seconds of pre-copy before stopping the guest anyway (0 = none)");
+  cmd->add_option("--link-timeout", a->link_timeout_s,
+                  "seconds a send may block before the link counts as dead")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   cmd->add_flag("--auto-converge", a->auto_converge,
                 "throttle the guest's vCPUs when it outruns the link");
   cmd->add_flag("--json", a->json, "progress events and a summary as JSON lines");

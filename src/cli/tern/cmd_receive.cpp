@@ -2,6 +2,8 @@
 //              [--console FILE] [--json]
 // Waits for one incoming VM (a `tern migrate` stream), validates it as it
 // reads, commits with the source, and runs the VM like `tern run`.
+#include <sys/socket.h>
+
 #include <chrono>
 
 #include <fmt/format.h>
@@ -24,6 +26,7 @@ struct ReceiveArgs {
   std::string api;
   std::string console;
   bool json = false;
+  unsigned link_timeout_s = 30;
 };
 
 double ms(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; }
@@ -55,6 +58,10 @@ int run_receive(const ReceiveArgs& a) {
     fmt::print(stderr, "tern receive: {}\n", conn.error().message());
     return kExitUsage;
   }
+  // A source that goes silent (dead link, killed sender) must not keep the
+  // destination waiting forever: the read fails and nothing runs.
+  timeval tv{static_cast<time_t>(a.link_timeout_s), 0};
+  ::setsockopt(conn->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   const auto t0 = std::chrono::steady_clock::now();
   io::FdSource src(conn->get());
   migrate::ReceiverOptions ro;
@@ -68,7 +75,8 @@ int run_receive(const ReceiveArgs& a) {
     fmt::print(stderr, "tern receive: refused: {}\n", r.error().message());
     return kExitRefused;
   }
-  if (auto c = migrate::destination_commit(conn->get(), std::chrono::seconds(60)); !c) {
+  if (auto c = migrate::destination_commit(conn->get(), std::chrono::seconds(a.link_timeout_s));
+      !c) {
     r->domain->shutdown();
     fmt::print(stderr, "tern receive: no commit from the source, VM discarded: {}\n",
                c.error().message());
@@ -113,6 +121,10 @@ void add_receive(CLI::App& app, Context& ctx) {
   cmd->add_option("--console", a->console,
                   "COM1 output file (appended; default stdout, - discards)");
   cmd->add_flag("--json", a->json, "print a JSON summary when the VM runs");
+  cmd->add_option("--link-timeout", a->link_timeout_s,
+                  "seconds without data from the source before the stream counts as broken")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   cmd->callback([a, &ctx] { ctx.exit_code = run_receive(*a); });
 }
 

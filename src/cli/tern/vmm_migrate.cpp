@@ -36,10 +36,12 @@ json progress_event(const migrate::Progress& p) {
           {"not_converging", p.not_converging}};
 }
 
-// Bounds every blocking send: a destination that stops reading must not
-// hang the source forever (the migration fails and the guest resumes).
-void set_send_timeout(int fd, std::chrono::seconds t) {
-  timeval tv{static_cast<time_t>(t.count()), 0};
+// Bounds every blocking send: a destination that stops reading (or a link
+// that went dead) must not hang the source forever: the migration fails
+// and the guest resumes.
+void set_send_timeout(int fd, std::chrono::milliseconds t) {
+  timeval tv{static_cast<time_t>(t.count() / 1000),
+             static_cast<suseconds_t>(t.count() % 1000 * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
@@ -57,7 +59,8 @@ json Vmm::migrate(const json& req, const ControlServer::Emit& emit) {
   o.auto_converge = req.value("auto_converge", false);
   auto conn = io::connect_endpoint(*ep);
   if (!conn) return fail(conn.error().message());
-  set_send_timeout(conn->get(), 30s);
+  const std::chrono::milliseconds link_timeout(req.value("link_timeout_ms", 30000));
+  set_send_timeout(conn->get(), link_timeout);
   io::FdSink sink(conn->get());
 
   migrating_ = true;
@@ -74,7 +77,7 @@ json Vmm::migrate(const json& req, const ControlServer::Emit& emit) {
   };
   o.cancelled = [this] { return cancel_; };
   const int fd = conn->get();
-  o.commit = [fd] { return migrate::source_commit(fd, 60s); };
+  o.commit = [fd, link_timeout] { return migrate::source_commit(fd, link_timeout); };
   const auto cfg = migrate::ImageConfig::from(config_, backend_);
   auto st = migrate::migrate_domain(*domain_, cfg, sink, o);
   migrating_ = false;
