@@ -38,11 +38,9 @@ Expected<void> convert(const ConvertArgs& a) {
 
 void add_convert(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<ConvertArgs>();
-  auto* cmd =
-      app.add_subcommand("convert", "upgrade a v2 libxc stream (bare or inside libxl/xl) to v3");
+  auto* cmd = app.add_subcommand("convert", "upgrade a v2 libxc stream (bare or inside libxl/xl) to v3");
   cmd->add_option("--to", a->to, "target version")->required()->check(CLI::IsMember({"v3"}));
-  cmd->add_option("--format", a->format, "input format: auto|xl|libxl|libxc")
-      ->capture_default_str();
+  cmd->add_option("--format", a->format, "input format: auto|xl|libxl|libxc")->capture_default_str();
   cmd->add_option("in", a->in, "input image, or - for stdin")->required();
   cmd->add_option("out", a->out, "output file (written atomically), or - for stdout")->required();
   cmd->callback([a, &ctx] {

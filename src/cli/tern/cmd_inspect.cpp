@@ -44,12 +44,9 @@ int run_inspect(const InspectArgs& a) {
 
 void add_inspect(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<InspectArgs>();
-  auto* cmd = app.add_subcommand("inspect",
-                                 "describe an image: headers, records by type, pages, checkpoints");
-  cmd->add_option("--format", a->format, "image format: " + format_choices())
-      ->capture_default_str();
-  cmd->add_flag("--json", a->json,
-                "print JSON: every record (offset, type, length, fields) plus the summary");
+  auto* cmd = app.add_subcommand("inspect", "describe an image: headers, records by type, pages, checkpoints");
+  cmd->add_option("--format", a->format, "image format: " + format_choices())->capture_default_str();
+  cmd->add_flag("--json", a->json, "print JSON: every record (offset, type, length, fields) plus the summary");
   cmd->add_option("file", a->path, "image file, or - for stdin")->required();
   cmd->callback([a, &ctx] { ctx.exit_code = run_inspect(*a); });
 }

@@ -37,26 +37,19 @@ Expected<std::uint64_t> parse_size(const std::string& s) {
   }
   std::string unit = s.substr(pos);
   unsigned shift = 0;
-  if (unit == "" || unit == "B")
-    shift = 0;
-  else if (unit == "K" || unit == "KiB")
-    shift = 10;
-  else if (unit == "M" || unit == "MiB")
-    shift = 20;
-  else if (unit == "G" || unit == "GiB")
-    shift = 30;
-  else if (unit == "T" || unit == "TiB")
-    shift = 40;
-  else
-    return make_error(Errc::usage, "size \"{}\": unit must be K, M, G or T", s);
+  if (unit == "" || unit == "B") shift = 0;
+  else if (unit == "K" || unit == "KiB") shift = 10;
+  else if (unit == "M" || unit == "MiB") shift = 20;
+  else if (unit == "G" || unit == "GiB") shift = 30;
+  else if (unit == "T" || unit == "TiB") shift = 40;
+  else return make_error(Errc::usage, "size \"{}\": unit must be K, M, G or T", s);
   if (pos == 0 || v > (UINT64_MAX >> shift)) return make_error(Errc::usage, "bad size \"{}\"", s);
   return v << shift;
 }
 
 Expected<void> synth(const SynthArgs& a) {
   stream::libxl::SyntheticOptions o;
-  o.libxc.domain_type =
-      a.type == "pv" ? stream::libxc::DomainType::x86_pv : stream::libxc::DomainType::x86_hvm;
+  o.libxc.domain_type = a.type == "pv" ? stream::libxc::DomainType::x86_pv : stream::libxc::DomainType::x86_hvm;
   o.libxc.version = static_cast<std::uint32_t>(a.version);
   o.libxc.pages = a.pages;
   if (!a.size.empty()) {
@@ -82,36 +75,22 @@ Expected<void> synth(const SynthArgs& a) {
 void add_synth(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<SynthArgs>();
   auto* cmd = app.add_subcommand("synth", "write a synthetic stream (demo, tests, benchmarks)");
-  cmd->add_option("--type", a->type, "guest type")
-      ->check(CLI::IsMember({"hvm", "pv"}))
-      ->capture_default_str();
-  cmd->add_option("--version", a->version, "libxc stream version")
-      ->check(CLI::IsMember({2, 3}))
-      ->capture_default_str();
-  cmd->add_option("--format", a->format, "container")
-      ->check(CLI::IsMember({"libxc", "libxl", "xl"}))
-      ->capture_default_str();
+  cmd->add_option("--type", a->type, "guest type")->check(CLI::IsMember({"hvm", "pv"}))->capture_default_str();
+  cmd->add_option("--version", a->version, "libxc stream version")->check(CLI::IsMember({2, 3}))->capture_default_str();
+  cmd->add_option("--format", a->format, "container")->check(CLI::IsMember({"libxc", "libxl", "xl"}))->capture_default_str();
   auto* pages = cmd->add_option("--pages", a->pages, "guest pages")->capture_default_str();
-  cmd->add_option("--size", a->size, "guest memory size (e.g. 1G, 512M) instead of --pages")
-      ->excludes(pages);
-  cmd->add_option("--batch", a->batch, "pages per PAGE_DATA record")
-      ->check(CLI::Range(1u, 65536u))
-      ->capture_default_str();
-  cmd->add_option("--checkpoints", a->checkpoints, "checkpoints after the first round")
-      ->capture_default_str();
+  cmd->add_option("--size", a->size, "guest memory size (e.g. 1G, 512M) instead of --pages")->excludes(pages);
+  cmd->add_option("--batch", a->batch, "pages per PAGE_DATA record")->check(CLI::Range(1u, 65536u))->capture_default_str();
+  cmd->add_option("--checkpoints", a->checkpoints, "checkpoints after the first round")->capture_default_str();
   cmd->add_flag("--errata", a->errata, "add the zero-content records Xen's errata allow");
-  cmd->add_flag("--xen-order", a->xen_order,
-                "HVM: HVM_CONTEXT before HVM_PARAMS, as Xen's saver writes");
-  cmd->add_flag("--xenstore-data", a->xenstore_data,
-                "libxl/xl HVM: add an EMULATOR_XENSTORE_DATA record");
-  cmd->add_option("out", a->out, "output file (written atomically), device, or - for stdout")
-      ->required();
+  cmd->add_flag("--xen-order", a->xen_order, "HVM: HVM_CONTEXT before HVM_PARAMS, as Xen's saver writes");
+  cmd->add_flag("--xenstore-data", a->xenstore_data, "libxl/xl HVM: add an EMULATOR_XENSTORE_DATA record");
+  cmd->add_option("out", a->out, "output file (written atomically), device, or - for stdout")->required();
   cmd->callback([a, &ctx] {
     auto ok = synth(*a);
     if (!ok) {
       fmt::print(stderr, "tern synth: {}\n", ok.error().message());
-      ctx.exit_code =
-          exit_code_for(ok.error()) == kExitInvalid ? kExitUsage : exit_code_for(ok.error());
+      ctx.exit_code = exit_code_for(ok.error()) == kExitInvalid ? kExitUsage : exit_code_for(ok.error());
     }
   });
 }
