@@ -58,6 +58,7 @@ class StreamSender::Batcher {
   }
 
   Expected<void> write_batch() {
+    if (s_.opts_.before_batch) TERN_TRY(s_.opts_.before_batch());
     if (s_.domain_.map_generation() != map_.generation()) {
       map_ = s_.domain_.memory_map();
       ++stats_.map_changes;

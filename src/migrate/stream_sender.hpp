@@ -25,6 +25,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -50,6 +51,9 @@ struct RoundStats {
 
 struct SenderOptions {
   std::uint32_t max_batch = 1024;  // pfn entries per PAGE_DATA (<= 65536)
+  // Called before each PAGE_DATA batch; an error aborts the round (a
+  // migration's cancel, a VMM serving its control socket meanwhile).
+  std::function<Expected<void>()> before_batch;
 };
 
 class StreamSender {

@@ -28,5 +28,9 @@ void add_save(CLI::App& app, Context& ctx);
 void add_restore(CLI::App& app, Context& ctx);
 // xenstore tools (issue C): `tern xenstore ring-client`.
 void add_xenstore(CLI::App& app, Context& ctx);
+// Live migration (issue F): cmd_migrate.cpp, cmd_receive.cpp.
+void add_migrate(CLI::App& app, Context& ctx);
+void add_receive(CLI::App& app, Context& ctx);
+void add_demo(CLI::App& app, Context& ctx);  // cmd_demo.cpp: the main job
 
 }  // namespace tern::cli

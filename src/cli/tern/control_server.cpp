@@ -28,51 +28,67 @@ Expected<std::unique_ptr<ControlServer>> ControlServer::listen(const std::string
 }
 
 ControlServer::~ControlServer() {
-  client_.reset();
+  clients_.clear();
   listen_.reset();
   ::unlink(path_.c_str());
 }
 
 Expected<void> ControlServer::poll(std::chrono::milliseconds timeout, const Handler& handle) {
-  pollfd fds[2] = {{listen_.get(), POLLIN, 0}, {client_.get(), POLLIN, 0}};
-  const int n = ::poll(fds, client_ ? 2 : 1, static_cast<int>(timeout.count()));
-  if (n < 0) return errno == EINTR ? Expected<void>{} : errno_error("poll", errno);
-  if (client_ && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-    char buf[4096];
-    const ssize_t got = ::recv(client_.get(), buf, sizeof buf, 0);
-    if (got <= 0) {
-      client_.reset();
-      buffer_.clear();
-    } else {
-      buffer_.append(buf, static_cast<std::size_t>(got));
-      serve_lines(handle);
+  std::vector<pollfd> fds{{listen_.get(), POLLIN, 0}};
+  std::vector<Client*> polled;
+  for (auto& c : clients_)
+    if (c->fd && !c->busy) {
+      fds.push_back({c->fd.get(), POLLIN, 0});
+      polled.push_back(c.get());
     }
+  const int n = ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
+  if (n < 0) return errno == EINTR ? Expected<void>{} : errno_error("poll", errno);
+  ++depth_;
+  for (std::size_t i = 0; i < polled.size(); ++i) {
+    if ((fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+    Client& c = *polled[i];
+    char buf[4096];
+    const ssize_t got = ::recv(c.fd.get(), buf, sizeof buf, 0);
+    if (got <= 0) {
+      c.fd.reset();
+      continue;
+    }
+    c.buffer.append(buf, static_cast<std::size_t>(got));
+    serve_lines(c, handle);
   }
-  if (!client_ && (fds[0].revents & POLLIN) != 0) {
+  --depth_;
+  if ((fds[0].revents & POLLIN) != 0 && clients_.size() < kMaxClients) {
     auto c = io::accept_connection(listen_.get());
-    if (c) client_ = std::move(*c);
+    if (c) clients_.push_back(std::make_unique<Client>(Client{std::move(*c), {}, false}));
   }
+  if (depth_ == 0)  // only the outermost call may drop clients (inner ones hold pointers)
+    std::erase_if(clients_, [](const auto& c) { return !c->fd; });
   return {};
 }
 
-void ControlServer::serve_lines(const Handler& handle) {
+void ControlServer::serve_lines(Client& c, const Handler& handle) {
   std::size_t nl;
-  while (client_ && (nl = buffer_.find('\n')) != std::string::npos) {
-    const std::string line = buffer_.substr(0, nl);
-    buffer_.erase(0, nl + 1);
+  while (c.fd && (nl = c.buffer.find('\n')) != std::string::npos) {
+    const std::string line = c.buffer.substr(0, nl);
+    c.buffer.erase(0, nl + 1);
     nlohmann::json answer;
     auto req = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (req.is_discarded() || !req.is_object() || !req.contains("cmd") || !req["cmd"].is_string())
+    if (req.is_discarded() || !req.is_object() || !req.contains("cmd") || !req["cmd"].is_string()) {
       answer = {{"ok", false}, {"error", "a request is one JSON object with a string \"cmd\""}};
-    else
-      answer = handle(req);
-    if (!write_all(client_.get(), answer.dump() + "\n")) client_.reset();
+    } else {
+      c.busy = true;
+      const Emit emit = [&c](const nlohmann::json& ev) {
+        if (c.fd && !write_all(c.fd.get(), ev.dump() + "\n")) c.fd.reset();
+      };
+      answer = handle(req, emit);
+      c.busy = false;
+    }
+    if (c.fd && !write_all(c.fd.get(), answer.dump() + "\n")) c.fd.reset();
   }
-  if (client_ && buffer_.size() > kMaxLine) {
-    (void)write_all(client_.get(), R"({"ok":false,"error":"request line too long"})"
-                                   "\n");
-    client_.reset();
-    buffer_.clear();
+  if (c.fd && c.buffer.size() > kMaxLine) {
+    (void)write_all(c.fd.get(), R"({"ok":false,"error":"request line too long"})"
+                                "\n");
+    c.fd.reset();
   }
 }
 

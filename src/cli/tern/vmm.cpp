@@ -95,7 +95,8 @@ json Vmm::status() {
             {"vcpus", domain_->vcpu_count()},
             {"memory_bytes", config_.memory_bytes},
             {"populated_pages", map.populated_pages()},
-            {"map_generation", map.generation()}};
+            {"map_generation", map.generation()},
+            {"migrating", migrating_}};
   if (domain_->state() == vm::RunState::exited) {
     auto e = domain_->wait_exit(0ms);
     if (e && *e) j["guest_exit"] = (*e)->value;
@@ -132,9 +133,16 @@ json Vmm::save(const json& req) {
           {"then", then}};
 }
 
-json Vmm::handle(const json& req) {
+json Vmm::handle(const json& req, const ControlServer::Emit& emit) {
   const std::string cmd = req["cmd"].get<std::string>();
   if (cmd == "status") return status();
+  if (cmd == "cancel") {
+    if (!migrating_) return fail("no migration in progress");
+    cancel_ = true;
+    return {{"ok", true}};
+  }
+  if (migrating_) return fail("busy: a migration is in progress (cancel or status only)");
+  if (cmd == "migrate") return migrate(req, emit);
   if (cmd == "pause" || cmd == "resume") {
     auto r = cmd == "pause" ? domain_->pause() : domain_->resume();
     if (!r) return fail(r.error().message());
@@ -145,7 +153,8 @@ json Vmm::handle(const json& req) {
     stop_ = true;
     return {{"ok", true}};
   }
-  return fail(fmt::format("unknown command '{}' (status, pause, resume, save, quit)", cmd));
+  return fail(fmt::format(
+      "unknown command '{}' (status, pause, resume, save, migrate, cancel, quit)", cmd));
 }
 
 int Vmm::run(const std::string& api) {
@@ -159,6 +168,7 @@ int Vmm::run(const std::string& api) {
       return kExitVmmError;
     }
     server = std::move(*s);
+    server_ = server.get();
   }
   int rc = 0;
   for (;;) {
@@ -178,7 +188,10 @@ int Vmm::run(const std::string& api) {
       break;
     }
     if (server) {
-      if (auto p = server->poll(20ms, [this](const json& r) { return handle(r); }); !p) {
+      if (auto p = server->poll(
+              20ms,
+              [this](const json& r, const ControlServer::Emit& emit) { return handle(r, emit); });
+          !p) {
         log::error("control socket: {}", p.error().message());
         rc = kExitVmmError;
         break;
@@ -186,6 +199,7 @@ int Vmm::run(const std::string& api) {
     }
   }
   domain_->shutdown();
+  server_ = nullptr;
   return rc;
 }
 

@@ -35,14 +35,19 @@ class Vmm {
   [[nodiscard]] vm::Domain& domain() { return *domain_; }
 
  private:
-  nlohmann::json handle(const nlohmann::json& req);
+  nlohmann::json handle(const nlohmann::json& req, const ControlServer::Emit& emit);
   nlohmann::json status();
   nlohmann::json save(const nlohmann::json& req);
+  // vmm_migrate.cpp: live migration to another tern (tern receive).
+  nlohmann::json migrate(const nlohmann::json& req, const ControlServer::Emit& emit);
 
   std::unique_ptr<vm::Domain> domain_;
   vm::DomainConfig config_;
   vm::Backend backend_;
   bool stop_ = false;
+  ControlServer* server_ = nullptr;
+  bool migrating_ = false;
+  bool cancel_ = false;
 };
 
 // "auto" -> the default backend; kvm falls back to sim (with a note on
