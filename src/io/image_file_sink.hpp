@@ -23,11 +23,14 @@
 //
 // A file system that refuses O_DIRECT (at open, or with EINVAL on a write)
 // gets buffered writes for everything; bytes_direct() says what happened.
+// Direct writes are queued a few at a time (DirectWriter, Linux AIO) so the
+// device never waits for the next batch.
 //
-// write_gather() returns only when the caller's memory is no longer needed
-// (direct parts written, others copied), so a saver may resume the guest as
-// soon as the last write returned; commit() (flush, fsync, rename) can then
-// run while the guest runs.
+// Without `pipeline`, write_gather() returns only when the caller's memory
+// is no longer needed (direct parts written, others copied). With it, direct
+// parts may still be in flight: their memory must stay unchanged until
+// drain() returns — a saver drains before it resumes the guest. Either way
+// commit() (flush, fsync, rename) can run while the guest runs again.
 #pragma once
 
 #include <memory>
@@ -36,13 +39,16 @@
 
 #include "core/byte_sink.hpp"
 #include "core/unique_fd.hpp"
+#include "io/direct_writer.hpp"
 
 namespace tern::io {
 
 class ImageFileSink final : public ByteSink {
  public:
   struct Options {
-    bool direct = true;  // false: every byte buffered (as AtomicFileSink)
+    bool direct = true;     // false: every byte buffered (as AtomicFileSink)
+    bool pipeline = false;  // direct parts stay valid until drain() (see above)
+    unsigned depth = 4;     // direct writes in flight (1: one at a time)
     std::size_t buffer = 1 << 20;
   };
   static Expected<std::unique_ptr<ImageFileSink>> create(const std::string& path,
@@ -57,28 +63,28 @@ class ImageFileSink final : public ByteSink {
   Expected<void> write_gather(std::span<const Bytes> parts) override;
   [[nodiscard]] std::uint64_t bytes_written() const override { return pos_; }
 
-  // Writes the buffered bytes, fsyncs, renames over the final path.
+  // Waits until no direct write is in flight (the caller's memory is free).
+  Expected<void> drain();
+  // Writes the buffered bytes, drains, fsyncs, renames over the final path.
   Expected<void> commit();
 
-  [[nodiscard]] std::uint64_t bytes_direct() const { return direct_bytes_; }
-  [[nodiscard]] bool direct_enabled() const { return direct_fd_.valid(); }
+  [[nodiscard]] std::uint64_t bytes_direct() const { return direct_ ? direct_->bytes_direct() : 0; }
+  [[nodiscard]] bool direct_enabled() const { return direct_ && direct_->direct(); }
   [[nodiscard]] const std::string& temp_path() const { return tmp_; }
 
  private:
-  ImageFileSink(UniqueFd fd, UniqueFd direct, std::string path, std::string tmp,
-                std::size_t buffer);
+  ImageFileSink(UniqueFd fd, std::string path, std::string tmp, const Options& opts);
   [[nodiscard]] bool direct_eligible(Bytes part) const;
   Expected<void> flush_buffer();
-  Expected<void> write_direct(std::span<const Bytes> parts, std::uint64_t off);
 
-  UniqueFd fd_;         // buffered writes, fsync
-  UniqueFd direct_fd_;  // O_DIRECT writes; invalid when refused
+  UniqueFd fd_;                           // buffered writes, fsync
+  std::unique_ptr<DirectWriter> direct_;  // null when O_DIRECT was refused at open
+  bool pipeline_;
   std::string path_;
   std::string tmp_;
   std::size_t buffer_cap_;
   std::vector<std::byte> buffer_;  // bytes for [pos_ - buffer_.size(), pos_)
   std::uint64_t pos_ = 0;
-  std::uint64_t direct_bytes_ = 0;
   bool committed_ = false;
 };
 

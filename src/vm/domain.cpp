@@ -50,3 +50,14 @@ Expected<std::unique_ptr<Domain>> create_domain(Backend backend, const DomainCon
 }
 
 }  // namespace tern::vm
+
+namespace tern::vm {
+
+Expected<void> Domain::map_file(std::uint64_t first_pfn, std::uint64_t count, int,
+                                std::uint64_t) {
+  return make_error(Errc::unsupported,
+                    "the {} backend cannot back frames {:#x}+{:#x} by a file mapping",
+                    backend_name(backend()), first_pfn, count);
+}
+
+}  // namespace tern::vm

@@ -116,8 +116,10 @@ json Vmm::save(const json& req) {
   // comparison, or a file system where O_DIRECT misbehaves).
   io::ImageFileSink::Options so;
   so.direct = req.value("direct", true);
+  so.pipeline = true;  // guest memory stays put until before_resume drains
   auto out = io::ImageFileSink::create(path, so);
   if (!out) return fail(out.error().message());
+  o.before_resume = [&out] { return (*out)->drain(); };
   const auto cfg = migrate::ImageConfig::from(config_, backend_);
   // The guest runs again as soon as the last byte is with the kernel (or
   // the device); fsync and rename happen after that.

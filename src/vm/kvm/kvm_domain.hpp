@@ -38,6 +38,15 @@ class KvmDomain final : public Domain {
   Expected<void> populate(std::uint64_t first_pfn, std::uint64_t count) override;
   Expected<void> depopulate(std::uint64_t first_pfn, std::uint64_t count) override;
   void mark_dirty(std::uint64_t first_pfn, std::uint64_t count) override;
+  Expected<void> map_file(std::uint64_t first_pfn, std::uint64_t count, int fd,
+                          std::uint64_t offset) override {
+    return memory_->map_file(first_pfn, count, fd, offset);
+  }
+  [[nodiscard]] FrameRun next_data_run(std::uint64_t pfn) const override {
+    return memory_->next_data_run(pfn);
+  }
+  // Frames currently backed by a file mapping (lazy restore).
+  [[nodiscard]] std::uint64_t file_backed_pages() const { return memory_->file_backed_pages(); }
 
   Expected<void> start_dirty_log() override;
   Expected<DirtyBitmap> collect_dirty() override;
