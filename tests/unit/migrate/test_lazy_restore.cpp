@@ -50,11 +50,17 @@ SaveStats save_to_file(vm::Domain& d, const vm::DomainConfig& c, vm::Backend b,
   return st ? *st : SaveStats{};
 }
 
-// Offsets of the libxc records of an image file.
-std::vector<std::pair<std::uint64_t, std::uint32_t>> record_offsets(const std::string& path) {
+struct RecordAt {
+  std::uint64_t offset;
+  std::uint32_t type;
+  std::uint32_t length;
+};
+
+// Where the libxc records of an image file are.
+std::vector<RecordAt> record_offsets(const std::string& path) {
   const auto bytes = read_all(path);
   MemorySource src(Bytes(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> out;
+  std::vector<RecordAt> out;
   EXPECT_TRUE(stream::xl::read_header(src));
   stream::libxl::StreamReader r(src);
   EXPECT_TRUE(r.read_header());
@@ -65,7 +71,7 @@ std::vector<std::pair<std::uint64_t, std::uint32_t>> record_offsets(const std::s
       break;
     }
     if (ev->kind == stream::libxl::StreamEvent::Kind::libxc_event && ev->libxc.is_record())
-      out.emplace_back(ev->libxc.record.offset, ev->libxc.record.type);
+      out.push_back({ev->libxc.record.offset, ev->libxc.record.type, ev->libxc.record.length});
   }
   return out;
 }
@@ -176,26 +182,26 @@ TEST_F(LazyRestoreSim, CorruptOrTruncatedImagesAreRefusedBeforeAnythingRuns) {
   const std::string img = saved("vm.img");
   const auto good = read_all(img);
   const auto recs = record_offsets(img);
-  std::uint64_t last_pages = 0;
-  for (const auto& [off, type] : recs)
-    if (type == libxc::code(libxc::RecordType::page_data)) last_pages = off;
-  ASSERT_GT(last_pages, 0U);
+  RecordAt last_pages{0, 0, 0};
+  for (const auto& rec : recs)
+    if (rec.type == libxc::code(libxc::RecordType::page_data)) last_pages = rec;
+  ASSERT_GT(last_pages.offset, 0U);
   struct Case {
     const char* what;
     std::vector<char> bytes;
   };
   std::vector<Case> cases;
   cases.push_back({"truncated in the last page record", good});
-  cases.back().bytes.resize(last_pages + 100);
+  cases.back().bytes.resize(last_pages.offset + 8 + last_pages.length / 2);
   cases.push_back({"truncated before the libxl END", good});
   cases.back().bytes.resize(good.size() - 4);
   cases.push_back({"last page record: pfn entry type BROKEN", good});
   // Entry 0's type lives in the top nibble of its last byte (offset +16+7).
-  cases.back().bytes[last_pages + 16 + 7] = static_cast<char>(0xd0);
+  cases.back().bytes[last_pages.offset + 16 + 7] = static_cast<char>(0xd0);
   cases.push_back({"state blob corrupted", good});
-  for (const auto& [off, type] : recs)
-    if (type == libxc::code(libxc::RecordType::hvm_context))
-      cases.back().bytes[off + 8] ^= static_cast<char>(0xff);
+  for (const auto& rec : recs)
+    if (rec.type == libxc::code(libxc::RecordType::hvm_context))
+      cases.back().bytes[rec.offset + 8] ^= static_cast<char>(0xff);
   for (const auto& c : cases) {
     const std::string bad = path("bad.img");
     write_all(bad, c.bytes);
