@@ -53,7 +53,7 @@ struct ReceiveStats {
   std::chrono::nanoseconds state{0};  // decode + check + load of the state
   // Set by restore_image: the validate-only pass, and creating the domain.
   std::chrono::nanoseconds validate{0};
-  std::chrono::nanoseconds create{0};  // (overlaps the validate pass)
+  std::chrono::nanoseconds create{0};  // (the two overlap)
 };
 
 struct ReceiveResult {

@@ -53,36 +53,33 @@ Expected<ReceiveResult> restore_image(const std::string& path, const RestoreOpti
   }
 
   using Clock = std::chrono::steady_clock;
-  const auto t0 = Clock::now();
-  // Creating the domain costs milliseconds of kernel work (KVM: the irqchip,
-  // the memory slots' metadata) that needs nothing of the image but its
-  // config, so it runs while the image is validated. If the image is refused
-  // the domain is destroyed unused: nothing runs before every check passed.
+  // Creating the domain costs milliseconds of kernel work (KVM: the VM, its
+  // irqchip, its vCPUs) that needs nothing of the image but its config, so
+  // it runs while a helper thread validates the image. If the image is
+  // refused the domain is destroyed unused: nothing runs before every check
+  // passed.
   using Created = Expected<std::unique_ptr<vm::Domain>>;
-  std::future<std::pair<Created, Clock::duration>> early;
+  auto validating = std::async(std::launch::async, [&input] {
+    const auto start = Clock::now();
+    MemorySource pre_src(input.mapped());
+    auto pre = receive_stream(pre_src, ReceiverOptions{});
+    return std::pair<Expected<ReceiveResult>, Clock::duration>(std::move(pre),
+                                                               Clock::now() - start);
+  });
+  std::optional<Created> created;
+  Clock::duration create_time{};
   {
     MemorySource head(input.mapped());
     auto xl = stream::xl::read_header(head);
-    auto cfg = xl && xl->has_config
-                   ? ImageConfig::from_json(xl->config)
-                   : Expected<ImageConfig>(std::unexpected(Error(Errc::invalid, "")));
-    if (cfg)
-      early = std::async(std::launch::async, [create, c = *cfg] {
-        const auto start = Clock::now();
-        Created d = create(c);
-        return std::pair<Created, Clock::duration>(std::move(d), Clock::now() - start);
-      });
+    if (xl && xl->has_config) {
+      if (auto cfg = ImageConfig::from_json(xl->config)) {
+        const auto c0 = Clock::now();
+        created.emplace(create(*cfg));
+        create_time = Clock::now() - c0;
+      }
+    }
   }
-  MemorySource pre_src(input.mapped());
-  auto pre = receive_stream(pre_src, ReceiverOptions{});
-  const auto t1 = Clock::now();
-  std::optional<Created> created;
-  Clock::duration create_time{};
-  if (early.valid()) {
-    auto [d, took] = early.get();  // joined on every path
-    created.emplace(std::move(d));
-    create_time = took;
-  }
+  auto [pre, validate_time] = validating.get();
   if (!pre) return std::unexpected(pre.error().context(path));
   if (auto ok = check_host_memory(*pre); !ok) return std::unexpected(ok.error().context(path));
   if (!created) {
@@ -113,7 +110,7 @@ Expected<ReceiveResult> restore_image(const std::string& path, const RestoreOpti
     r = receive_stream(src, ro);
   }
   if (!r) return std::unexpected(r.error().context(path));
-  r->stats.validate = t1 - t0;
+  r->stats.validate = validate_time;
   r->stats.create = create_time;
   return r;
 }

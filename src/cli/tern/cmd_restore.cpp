@@ -42,11 +42,13 @@ int run_restore(const RestoreArgs& a) {
                                                                            : kExitRefused;
   }
   const vm::Backend backend = o.backend.value_or(r->config.backend);
+  const auto resume_at = std::chrono::steady_clock::now();
   if (auto s = r->domain->resume(); !s) {
     fmt::print(stderr, "tern restore: resuming the VM: {}\n", s.error().message());
     return kExitVmmError;
   }
-  const auto running = std::chrono::steady_clock::now() - t0;
+  const auto now = std::chrono::steady_clock::now();
+  const auto running = now - t0;
   const auto& st = r->stats;
   if (a.json) {
     nlohmann::json j = {{"path", a.path},
@@ -62,6 +64,7 @@ int run_restore(const RestoreArgs& a) {
                           {"create", ms(st.create)},
                           {"read", ms(st.total)},
                           {"state", ms(st.state)},
+                          {"resume", ms(now - resume_at)},
                           {"to_running", ms(running)}}}};
     fmt::print("{}\n", j.dump());
     std::fflush(stdout);

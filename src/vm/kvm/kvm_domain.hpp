@@ -3,6 +3,7 @@
 // each do one of these; this class wires them together).
 #pragma once
 
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -75,6 +76,8 @@ class KvmDomain final : public Domain {
   Expected<void> init();
   Expected<void> boot();
   ExitOutcome on_exit(Vcpu& v);
+  // Waits for the memory slots registered in the background by init().
+  Expected<void> slots_ready();
   [[nodiscard]] bool state_readable() const;
 
   DomainConfig config_;
@@ -91,6 +94,14 @@ class KvmDomain final : public Domain {
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<std::vector<kvm_cpuid_entry2>> cpuid_;  // what each vCPU was given
   std::unique_ptr<Runner> runner_;
+  // Registering a memory slot waits for an SRCU grace period in the kernel
+  // (4-8 ms per slot on this project's hosts, whatever its size), so init()
+  // does it on a thread of its own while it creates the rest, and a restore
+  // fills in guest memory meanwhile; whatever needs the slots (running
+  // vCPUs, state, dirty logs) waits in slots_ready(). Declared after the
+  // members the thread uses, so it is joined before they go.
+  std::future<Expected<void>> slots_pending_;
+  Expected<void> slots_result_;
 
   std::mutex
       control_mu_;  // one controlling call at a time (Domain's contract), and the fields below
