@@ -6,8 +6,8 @@ to QEMU's (bench/qemu_vm.py save-restore --json).
   tern_vm.py table TERN_JSON [QEMU_JSON]
 
 run: per size, boots the built-in guest filled with data (the same command
-line qemu_vm.py uses: passes=0 mib=<size-16> ws=<same> pause=1000000000
-io=gp), waits for "pass 1:", saves it with `tern save --json` (the guest
+line qemu_vm.py uses: passes=0 mib=<size-16, at most 2032> ws=<same>
+pause=1000000000 io=gp), waits for "pass 1:", saves it with `tern save --json` (the guest
 resumes), reads the VMM's memory figures from /proc/PID/status, quits it,
 then restores the image: lazily (the default) `--restores` times, and once
 with --copy after reading the image into the page cache (as QEMU's restore
@@ -31,8 +31,15 @@ def parse_size(s):
     return int(s[:-1]) * mult[s[-1]] if s[-1] in mult else int(s)
 
 
+def fill_mib(size):
+    """As qemu_vm.py: all but 16 MiB, in one region below 2 GiB (4 GiB
+    guests are filled to 2032 MiB: the guest's region must lie in one RAM
+    range, and QEMU's q35 has only 2 GiB below 4 GiB at that size)."""
+    return min((size >> 20) - 16, 2032)
+
+
 def guest_cmdline(size):
-    fill = (size >> 20) - 16
+    fill = fill_mib(size)
     return f"passes=0 mib={fill} ws={fill} pause=1000000000 io=gp"
 
 
@@ -119,7 +126,7 @@ def restore(args, img, d, name, extra):
 
 
 def run_size(args, size):
-    out = {"tool": "tern", "backend": args.backend, "size": size}
+    out = {"tool": "tern", "backend": args.backend, "size": size, "filled_mib": fill_mib(size)}
     with tempfile.TemporaryDirectory(prefix="tern-vm-bench.") as d:
         img = os.path.join(d, "vm.img")
         api = os.path.join(d, "src.api")
@@ -143,8 +150,9 @@ def run_size(args, size):
         t = r["times_ms"]
         out.update({
             "save_paused_ms": t["paused"],
-            # Older tern had no "durable": its total ended before fsync+rename.
-            "save_durable_ms": t.get("durable", t["total"]),
+            # Older tern had no "durable" (its total ended before fsync and
+            # rename): the command's wall time is the closest figure then.
+            "save_durable_ms": t.get("durable", wall * 1e3),
             "save_wall_ms": wall * 1e3,
             "image_bytes": r["bytes"], "bytes_direct": r.get("bytes_direct"),
             "data_pages": r["pages"]["data"],
@@ -206,7 +214,7 @@ def cmd_table(args):
            "restore: copy all / prefaulted", "restore peak RSS"]
     rows = []
     for size in sizes:
-        g = f"{size >> 20} MiB"
+        g = f"{size >> 20} MiB ({fill_mib(size)} filled)"
         for r in [x for x in tern if x["size"] == size]:
             if "error" in r:
                 rows.append([g, f"tern ({r['backend']})", "error: " + r["error"]] + [""] * 8)

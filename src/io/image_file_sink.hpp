@@ -48,7 +48,7 @@ class ImageFileSink final : public ByteSink {
   struct Options {
     bool direct = true;     // false: every byte buffered (as AtomicFileSink)
     bool pipeline = false;  // direct parts stay valid until drain() (see above)
-    unsigned depth = 4;     // direct writes in flight (1: one at a time)
+    unsigned depth = 8;     // direct writes in flight (1: one at a time)
     std::size_t buffer = 1 << 20;
   };
   static Expected<std::unique_ptr<ImageFileSink>> create(const std::string& path,

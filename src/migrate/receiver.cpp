@@ -49,6 +49,7 @@ class Receiver {
     auto cfg = ImageConfig::from_json(xl.config);
     if (!cfg) return std::unexpected(cfg.error().context("xl header"));
     out_.config = *cfg;
+    frame_limit_ = vm::frame_limit(cfg->backend, cfg->domain_config("-"));
 
     libxc::ReaderOptions ro;
     ro.skip_page_payloads = !opts_.factory;
@@ -169,10 +170,12 @@ class Receiver {
       if (t == static_cast<unsigned>(libxc::PageType::broken))
         return make_error(Errc::unsupported, "{}: pfn[{}] {:#x} is marked BROKEN", where(r), i,
                           pfn);
-      if (pfn >= out_.config.address_space_bytes / vm::kPageSize)
+      if (pfn >= frame_limit_)
         return make_error(Errc::invalid,
-                          "{}: pfn[{}] {:#x} lies beyond the VM's {:#x}-byte address space",
-                          where(r), i, pfn, out_.config.address_space_bytes);
+                          "{}: pfn[{}] {:#x} lies beyond the VM's guest-physical space ({} frames "
+                          "up to {:#x} for {} bytes on the {} backend)",
+                          where(r), i, pfn, frame_limit_, frame_limit_,
+                          out_.config.address_space_bytes, vm::backend_name(out_.config.backend));
       if (t == static_cast<unsigned>(libxc::PageType::xtab))
         ++out_.stats.xtab_pages;
       else if (t == static_cast<unsigned>(libxc::PageType::xalloc))
@@ -311,7 +314,8 @@ class Receiver {
   std::string blob_where_;
   vm::MemoryMap map_;  // the destination's map, as this receiver built it
   std::vector<bool> was_present_;
-  bool lazy_;  // map aligned payloads (until the backend says it cannot)
+  std::uint64_t frame_limit_ = 0;  // frames at or above it cannot exist in the VM
+  bool lazy_;                      // map aligned payloads (until the backend says it cannot)
   std::uint64_t run_pfn_ = 0, run_off_ = 0, run_len_ = 0;  // pending file-mapped run
 };
 

@@ -149,6 +149,12 @@ class Domain {
   virtual Expected<void> load_state(const stream::domctx::StateImage& img) = 0;
 };
 
+// One past the highest guest frame a domain of `config` can hold on backend
+// `b`: the sim backend's guest-physical space is flat (max of memory and
+// address space); the KVM backend's RAM skips the 3-4 GiB MMIO hole, so
+// above 3 GiB its frames reach 1 GiB higher than its size.
+[[nodiscard]] std::uint64_t frame_limit(Backend b, const DomainConfig& config);
+
 // Creates a Domain on the chosen backend.
 Expected<std::unique_ptr<Domain>> create_domain(Backend backend, const DomainConfig& config);
 // kvm when /dev/kvm can be opened, else sim.
