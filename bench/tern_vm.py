@@ -163,7 +163,11 @@ def run_size(args, size):
         # What the save added to the VMM at its peak, beyond what it held
         # (the guest's memory included) just before.
         out["save_extra_kib"] = max(0, out["hwm_after_save_kib"] - out["rss_before_kib"])
-        lazy = [restore(args, img, d, f"lazy{i}", []) for i in range(args.restores)]
+        try:
+            lazy = [restore(args, img, d, f"lazy{i}", []) for i in range(args.restores)]
+        except RuntimeError as e:
+            out["restore_error"] = str(e)
+            return out
         out["restore_lazy"] = lazy
         out["restore_lazy_ms"] = statistics.median(x["to_running_ms"] for x in lazy)
         out["restore_lazy_min_ms"] = min(x["to_running_ms"] for x in lazy)
@@ -219,7 +223,11 @@ def cmd_table(args):
             if "error" in r:
                 rows.append([g, f"tern ({r['backend']})", "error: " + r["error"]] + [""] * 8)
                 continue
-            lazy_range = f"{r['restore_lazy_ms']:.1f} (min {r['restore_lazy_min_ms']:.1f})"
+            if "restore_error" in r:
+                lazy_range = "error: " + r["restore_error"][-90:]
+                r = dict(r, restore_lazy_hwm_kib=None)
+            else:
+                lazy_range = f"{r['restore_lazy_ms']:.1f} (min {r['restore_lazy_min_ms']:.1f})"
             rows.append([g, f"tern ({r['backend']})", fmt_ms(r["save_paused_ms"]),
                          fmt_ms(r["save_durable_ms"]), f"{r['image_bytes'] / 2**20:.0f}",
                          mib(r["hwm_after_save_kib"]), mib(r["guest_rss_kib"]),

@@ -40,7 +40,7 @@ if [ "$backend" = kvm ] && [ "${TERN_BENCH_QEMU:-1}" != 0 ]; then
   fi
 fi
 python3 "$root/bench/tern_vm.py" table "$work/tern.json" $qemu_json
-if grep -q '"error"' "$work/tern.json"; then
+if grep -Eq '"(restore_)?error"' "$work/tern.json"; then
   echo "vm_save_restore: a tern run failed"
   exit 1
 fi
