@@ -25,7 +25,7 @@ std::string where(const libxc::Record& r) {
 class Receiver {
  public:
   Receiver(ByteSource& src, const ReceiverOptions& opts)
-      : src_(src), opts_(opts), start_(src.offset()) {}
+      : src_(src), opts_(opts), start_(src.offset()), lazy_(opts.image.has_value()) {}
 
   Expected<ReceiveResult> run() {
     const auto t0 = Clock::now();
@@ -49,6 +49,7 @@ class Receiver {
     auto cfg = ImageConfig::from_json(xl.config);
     if (!cfg) return std::unexpected(cfg.error().context("xl header"));
     out_.config = *cfg;
+    frame_limit_ = vm::frame_limit(cfg->backend, cfg->domain_config("-"));
 
     libxc::ReaderOptions ro;
     ro.skip_page_payloads = !opts_.factory;
@@ -169,10 +170,12 @@ class Receiver {
       if (t == static_cast<unsigned>(libxc::PageType::broken))
         return make_error(Errc::unsupported, "{}: pfn[{}] {:#x} is marked BROKEN", where(r), i,
                           pfn);
-      if (pfn >= out_.config.address_space_bytes / vm::kPageSize)
+      if (pfn >= frame_limit_)
         return make_error(Errc::invalid,
-                          "{}: pfn[{}] {:#x} lies beyond the VM's {:#x}-byte address space",
-                          where(r), i, pfn, out_.config.address_space_bytes);
+                          "{}: pfn[{}] {:#x} lies beyond the VM's guest-physical space ({} frames "
+                          "up to {:#x} for {} bytes on the {} backend)",
+                          where(r), i, pfn, frame_limit_, frame_limit_,
+                          out_.config.address_space_bytes, vm::backend_name(out_.config.backend));
       if (t == static_cast<unsigned>(libxc::PageType::xtab))
         ++out_.stats.xtab_pages;
       else if (t == static_cast<unsigned>(libxc::PageType::xalloc))
@@ -198,10 +201,24 @@ class Receiver {
       run_len = 0;
       return {};
     };
+    // Frames [absent_lo, absent_hi) are known absent from map_ (saves a
+    // tree lookup per frame; forgotten whenever map_ changes).
+    std::uint64_t absent_lo = 1, absent_hi = 0;
+    auto present = [&](std::uint64_t pfn) {
+      if (pfn >= absent_lo && pfn < absent_hi) return false;
+      const auto e = map_.extent_from(pfn);
+      if (e && e->first_pfn <= pfn) return true;
+      absent_lo = pfn;
+      absent_hi = e ? e->first_pfn : ~std::uint64_t{0};
+      return false;
+    };
+    bool has_xtab = false;
     for (std::uint32_t i = 0; i < pd.count; ++i) {
       const std::uint64_t pfn = pd.pfn(i);
       if (pd.type(i) == static_cast<unsigned>(libxc::PageType::xtab)) {
+        has_xtab = true;
         TERN_TRY(flush());
+        absent_hi = 0;
         if (map_.contains(pfn)) {
           if (auto ok = d.depopulate(pfn, 1); !ok)
             return std::unexpected(ok.error().context(where(r)));
@@ -209,11 +226,15 @@ class Receiver {
         }
         continue;
       }
-      if (map_.contains(pfn) || (run_len != 0 && pfn >= run && pfn < run + run_len)) {
-        was_present_[i] = map_.contains(pfn);
+      const bool was = present(pfn);
+      if (was || (run_len != 0 && pfn >= run && pfn < run + run_len)) {
+        was_present_[i] = was;
         continue;
       }
-      if (run_len != 0 && pfn != run + run_len) TERN_TRY(flush());
+      if (run_len != 0 && pfn != run + run_len) {
+        TERN_TRY(flush());
+        absent_hi = 0;
+      }
       if (run_len == 0) run = pfn;
       ++run_len;
     }
@@ -225,14 +246,63 @@ class Receiver {
       const unsigned t = pd.type(i);
       const std::uint64_t pfn = pd.pfn(i);
       if (t == static_cast<unsigned>(libxc::PageType::xtab)) continue;
-      std::byte* dst = map_.contains(pfn) ? d.page(pfn) : nullptr;
+      // Every other frame of the record is present now, unless an XTAB
+      // later in the same record removed it again.
+      const bool present = !has_xtab || map_.contains(pfn);
       if (t == static_cast<unsigned>(libxc::PageType::xalloc)) {
-        if (dst && was_present_[i]) std::memset(dst, 0, page_size);  // re-sent as zero
+        if (present && was_present_[i]) {  // re-sent as zero
+          TERN_TRY(flush_run(r));          // (the frame may be in the pending run)
+          std::memset(d.page(pfn), 0, page_size);
+        }
         continue;
       }
-      if (dst) std::memcpy(dst, pd.pages.data() + data * page_size, page_size);
+      const std::byte* src = pd.pages.data() + data * page_size;
       ++data;
+      if (!present) continue;
+      TERN_TRY_ASSIGN(const bool mapped, add_to_run(r, pfn, src));
+      if (!mapped) std::memcpy(d.page(pfn), src, page_size);
     }
+    return flush_run(r);
+  }
+
+  // Lazy mode: adds the page at `src` (inside the mapped image) for frame
+  // `pfn` to the pending run of file-mapped frames, flushing the run first
+  // when the page does not continue it. False when the page is to be copied
+  // (the pending run is then flushed, so pages land in stream order).
+  Expected<bool> add_to_run(const libxc::Record& r, std::uint64_t pfn, const std::byte* src) {
+    if (!lazy_) return false;  // (no run is pending then)
+    const auto off = static_cast<std::uint64_t>(src - opts_.image->bytes.data());
+    if (run_len_ != 0 && pfn == run_pfn_ + run_len_ && off == run_off_ + run_len_ * vm::kPageSize) {
+      ++run_len_;
+      return true;
+    }
+    TERN_TRY(flush_run(r));
+    if (off % vm::kPageSize != 0 || out_.stats.mapped_runs >= kMaxMappedRuns) return false;
+    run_pfn_ = pfn;
+    run_off_ = off;
+    run_len_ = 1;
+    return true;
+  }
+
+  // Maps the pending run; if the backend cannot, copies it and every later
+  // page.
+  Expected<void> flush_run(const libxc::Record& r) {
+    if (run_len_ == 0) return {};
+    vm::Domain& d = *out_.domain;
+    const std::uint64_t pfn = run_pfn_, n = run_len_, off = run_off_;
+    run_len_ = 0;
+    auto ok = d.map_file(pfn, n, opts_.image->fd, off);
+    if (ok) {
+      out_.stats.mapped_pages += n;
+      ++out_.stats.mapped_runs;
+      return {};
+    }
+    if (ok.error().code() != Errc::unsupported)
+      return std::unexpected(ok.error().context(where(r)));
+    lazy_ = false;
+    for (std::uint64_t k = 0; k < n; ++k)
+      std::memcpy(d.page(pfn + k), opts_.image->bytes.data() + off + k * vm::kPageSize,
+                  vm::kPageSize);
     return {};
   }
 
@@ -244,6 +314,9 @@ class Receiver {
   std::string blob_where_;
   vm::MemoryMap map_;  // the destination's map, as this receiver built it
   std::vector<bool> was_present_;
+  std::uint64_t frame_limit_ = 0;  // frames at or above it cannot exist in the VM
+  bool lazy_;                      // map aligned payloads (until the backend says it cannot)
+  std::uint64_t run_pfn_ = 0, run_off_ = 0, run_len_ = 0;  // pending file-mapped run
 };
 
 }  // namespace

@@ -1,8 +1,13 @@
 #include "migrate/restore.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <fstream>
+#include <future>
 
 #include "io/input.hpp"
+#include "stream/xl/xl_header.hpp"
 #include "vm/memory_map.hpp"
 
 namespace tern::migrate {
@@ -47,11 +52,42 @@ Expected<ReceiveResult> restore_image(const std::string& path, const RestoreOpti
     return r;
   }
 
-  MemorySource pre_src(input.mapped());
-  auto pre = receive_stream(pre_src, ReceiverOptions{});
+  using Clock = std::chrono::steady_clock;
+  // Creating the domain costs milliseconds of kernel work (KVM: the VM, its
+  // irqchip, its vCPUs) that needs nothing of the image but its config, so
+  // it runs while a helper thread validates the image. If the image is
+  // refused the domain is destroyed unused: nothing runs before every check
+  // passed.
+  using Created = Expected<std::unique_ptr<vm::Domain>>;
+  auto validating = std::async(std::launch::async, [&input] {
+    const auto start = Clock::now();
+    MemorySource pre_src(input.mapped());
+    auto pre = receive_stream(pre_src, ReceiverOptions{});
+    return std::pair<Expected<ReceiveResult>, Clock::duration>(std::move(pre),
+                                                               Clock::now() - start);
+  });
+  std::optional<Created> created;
+  Clock::duration create_time{};
+  {
+    MemorySource head(input.mapped());
+    auto xl = stream::xl::read_header(head);
+    if (xl && xl->has_config) {
+      if (auto cfg = ImageConfig::from_json(xl->config)) {
+        const auto c0 = Clock::now();
+        created.emplace(create(*cfg));
+        create_time = Clock::now() - c0;
+      }
+    }
+  }
+  auto [pre, validate_time] = validating.get();
   if (!pre) return std::unexpected(pre.error().context(path));
   if (auto ok = check_host_memory(*pre); !ok) return std::unexpected(ok.error().context(path));
-  auto domain = create(pre->config);
+  if (!created) {
+    const auto c0 = Clock::now();
+    created.emplace(create(pre->config));
+    create_time = Clock::now() - c0;
+  }
+  Created& domain = *created;
   if (!domain) return std::unexpected(domain.error().context(path));
   if (auto ok = (*domain)->check_state(pre->state); !ok)
     return std::unexpected(ok.error().context(fmt::format("{}: the saved state", path)));
@@ -61,9 +97,21 @@ Expected<ReceiveResult> restore_image(const std::string& path, const RestoreOpti
     if (!*domain) return make_error(Errc::internal, "restore: the domain was already used");
     return std::move(*domain);
   };
-  MemorySource src(input.mapped());
-  auto r = receive_stream(src, ro);
+  Expected<ReceiveResult> r;
+  if (opts.copy) {
+    // read() rather than the mapping: the kernel reads ahead well for it,
+    // and the image's pages do not pile up in this process.
+    if (::lseek(input.fd(), 0, SEEK_SET) != 0) return errno_error("seek " + path, errno);
+    io::FdSource src(input.fd());
+    r = receive_stream(src, ro);
+  } else {
+    ro.image = MappedImage{input.fd(), input.mapped()};
+    MemorySource src(input.mapped());
+    r = receive_stream(src, ro);
+  }
   if (!r) return std::unexpected(r.error().context(path));
+  r->stats.validate = validate_time;
+  r->stats.create = create_time;
   return r;
 }
 

@@ -5,6 +5,14 @@
 // restore, all before any domain exists; then the real pass into a new
 // domain, whose check_state() has also approved the saved state before any
 // memory was touched. Pipes are read once (errors then discard the domain).
+//
+// The real pass over a regular file is lazy by default: page payloads that
+// sit 4 KiB-aligned in the file (all of them in tern's images) are mapped
+// into the guest copy-on-write instead of read (receiver.hpp), so the VM
+// runs after reading only the stream's structure, and each page is read
+// from the file when the guest first touches it. The image must then stay
+// unchanged while the VM runs (replacing it by rename, as tern save does,
+// is fine). `copy` reads every payload into guest memory instead.
 #pragma once
 
 #include <optional>
@@ -17,6 +25,7 @@ namespace tern::migrate {
 struct RestoreOptions {
   std::optional<vm::Backend> backend;  // default: the backend that saved the image
   std::string console;                 // the restored guest's COM1 ("" stdout, "-" discard)
+  bool copy = false;                   // read page data instead of mapping the image
 };
 
 Expected<ReceiveResult> restore_image(const std::string& path, const RestoreOptions& opts);

@@ -15,6 +15,7 @@ Expected<SaveStats> write_image(vm::Domain& d, const ImageConfig& config, ByteSi
   TERN_TRY_ASSIGN(auto state, d.save_state());
   st.state = Clock::now() - t0;
   TERN_TRY(sender.finish(state));
+  if (opts.before_resume) TERN_TRY(opts.before_resume());
   st.bytes = sender.bytes();
   return st;
 }

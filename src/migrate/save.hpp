@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 
 #include "core/byte_sink.hpp"
 #include "migrate/image_config.hpp"
@@ -18,6 +19,10 @@ enum class AfterSave { resume, stop };
 struct SaveOptions {
   AfterSave then = AfterSave::resume;
   SenderOptions sender;
+  // Runs after the last byte was handed to the sink, before the guest
+  // resumes (and counted as paused time): a sink still reading guest memory
+  // asynchronously finishes here. An error fails the save.
+  std::function<Expected<void>()> before_resume;
 };
 
 struct SaveStats {

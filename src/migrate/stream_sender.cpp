@@ -2,6 +2,7 @@
 
 #include "core/bytes.hpp"
 #include "migrate/state_blob.hpp"
+#include "migrate/zero_hint.hpp"
 #include "stream/xl/xl_header.hpp"
 
 namespace tern::migrate {
@@ -35,7 +36,7 @@ void RoundStats::add(const RoundStats& o) {
 class StreamSender::Batcher {
  public:
   Batcher(StreamSender& s, RoundStats& stats)
-      : s_(s), stats_(stats), map_(s.domain_.memory_map()) {}
+      : s_(s), stats_(stats), map_(s.domain_.memory_map()), zero_hint_(s.domain_) {}
 
   void add(std::uint64_t pfn) {
     if (error_) return;
@@ -72,7 +73,7 @@ class StreamSender::Batcher {
         ++stats_.xtab_pages;
         continue;
       }
-      if (all_zero(Bytes(page, vm::kPageSize))) {
+      if (zero_hint_.known_zero(pfn) || all_zero(Bytes(page, vm::kPageSize))) {
         entries_.push_back(libxc::make_pfn_entry(pfn, libxc::PageType::xalloc));
         ++stats_.zero_pages;
         continue;
@@ -92,6 +93,7 @@ class StreamSender::Batcher {
   StreamSender& s_;
   RoundStats& stats_;
   vm::MemoryMap map_;
+  ZeroHint zero_hint_;
   std::vector<std::uint64_t> pfns_;
   std::vector<std::uint64_t> entries_;
   std::vector<Bytes> parts_;

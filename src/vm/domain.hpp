@@ -51,6 +51,12 @@ struct GuestExit {
 };
 
 enum class RunState { created, running, paused, exited, failed };
+
+// Frames [first, end): see Domain::next_data_run.
+struct FrameRun {
+  std::uint64_t first = 0;
+  std::uint64_t end = 0;
+};
 [[nodiscard]] std::string_view run_state_name(RunState s);
 
 class Domain {
@@ -88,6 +94,26 @@ class Domain {
   // logging may be on calls this, and collect_dirty() reports the frames.
   virtual void mark_dirty(std::uint64_t first_pfn, std::uint64_t count) = 0;
 
+  // Restore side, lazily: backs the populated frames [first_pfn,
+  // first_pfn+count) by `count` pages of file `fd` from byte `offset` (a
+  // multiple of 4 KiB), copy-on-write. The guest and page() then see the
+  // file's bytes, read when first touched; writes (the guest's or the VMM's)
+  // go to private copies and never reach the file. The file must not change
+  // while the domain lives (tern save never rewrites an image in place: it
+  // renames a new file over it). Frames later depopulated lose the backing.
+  // Errc::unsupported when the backend cannot do it: the caller then copies
+  // the bytes through page().
+  virtual Expected<void> map_file(std::uint64_t first_pfn, std::uint64_t count, int fd,
+                                  std::uint64_t offset);
+  // Save side: the first run [first, end) of frames at or after `pfn` that
+  // may hold data. Frames in [pfn, first) read as zero and were never
+  // written, and a sender should not read them: reading an untouched frame
+  // can allocate memory for it (a memfd hole does). Frames in the run must
+  // be read to know. The default knows nothing: {pfn, kMaxPfn + 1}.
+  [[nodiscard]] virtual FrameRun next_data_run(std::uint64_t pfn) const {
+    return {pfn, kMaxPfn + 1};
+  }
+
   // ---- dirty tracking -------------------------------------------------------
   // After start_dirty_log(), collect_dirty() returns every frame written
   // since the previous call (or since start): by the guest, and by the VMM
@@ -122,6 +148,12 @@ class Domain {
   virtual Expected<void> check_state(const stream::domctx::StateImage& img) const = 0;
   virtual Expected<void> load_state(const stream::domctx::StateImage& img) = 0;
 };
+
+// One past the highest guest frame a domain of `config` can hold on backend
+// `b`: the sim backend's guest-physical space is flat (max of memory and
+// address space); the KVM backend's RAM skips the 3-4 GiB MMIO hole, so
+// above 3 GiB its frames reach 1 GiB higher than its size.
+[[nodiscard]] std::uint64_t frame_limit(Backend b, const DomainConfig& config);
 
 // Creates a Domain on the chosen backend.
 Expected<std::unique_ptr<Domain>> create_domain(Backend backend, const DomainConfig& config);

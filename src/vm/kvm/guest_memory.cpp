@@ -39,11 +39,15 @@ GuestMemory::~GuestMemory() {
   if (base_ != nullptr) ::munmap(base_, ram_bytes_);
 }
 
-std::byte* GuestMemory::page(std::uint64_t pfn) const {
+const RamSlot* GuestMemory::slot_of(std::uint64_t pfn) const {
   for (const RamSlot& s : slots_)
-    if (pfn >= s.first_pfn() && pfn - s.first_pfn() < s.pages())
-      return s.host + ((pfn - s.first_pfn()) << kPageShift);
+    if (pfn >= s.first_pfn() && pfn - s.first_pfn() < s.pages()) return &s;
   return nullptr;
+}
+
+std::byte* GuestMemory::page(std::uint64_t pfn) const {
+  const RamSlot* s = slot_of(pfn);
+  return s ? s->host + ((pfn - s->first_pfn()) << kPageShift) : nullptr;
 }
 
 MemoryMap GuestMemory::map() const {
@@ -97,6 +101,7 @@ Expected<void> GuestMemory::populate(std::uint64_t first, std::uint64_t count) {
 Expected<void> GuestMemory::depopulate(std::uint64_t first, std::uint64_t count) {
   TERN_TRY(check_range("depopulate", first, count));
   std::lock_guard lk(mu_);
+  TERN_TRY(unmap_file(first, count));
   // Under the lock: a copy of the map never shows a punched frame as present.
   TERN_TRY(for_slots(
       first, count, [&](const RamSlot& s, std::uint64_t lo, std::uint64_t n) -> Expected<void> {
@@ -110,6 +115,98 @@ Expected<void> GuestMemory::depopulate(std::uint64_t first, std::uint64_t count)
   TERN_TRY(map_.remove(first, count));
   if (logging_) written_.set_range(first, count);
   return {};
+}
+
+Expected<void> GuestMemory::map_file(std::uint64_t first, std::uint64_t count, int fd,
+                                     std::uint64_t offset) {
+  TERN_TRY(check_range("map_file", first, count));
+  if (offset % kPageSize != 0)
+    return make_error(Errc::usage, "map_file: file offset {:#x} is not 4 KiB-aligned", offset);
+  std::lock_guard lk(mu_);
+  for (std::uint64_t p = first; p < first + count;) {
+    const auto e = map_.extent_from(p);
+    if (!e || e->first_pfn > p)
+      return make_error(Errc::usage, "map_file: frame {:#x} is not populated", p);
+    p = e->end();
+  }
+  TERN_TRY(for_slots(
+      first, count, [&](const RamSlot& s, std::uint64_t lo, std::uint64_t n) -> Expected<void> {
+        std::byte* host = s.host + ((lo - s.first_pfn()) << kPageShift);
+        const std::uint64_t file_off = offset + ((lo - first) << kPageShift);
+        // Over the VMM's (and so KVM's) view of these frames; KVM drops any
+        // translation of the old pages through its MMU notifier.
+        void* m = ::mmap(host, n << kPageShift, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, static_cast<off_t>(file_off));
+        if (m == MAP_FAILED)
+          return errno_error(
+              fmt::format("mapping file offset {:#x} over frames {:#x}+{:#x}", file_off, lo, n),
+              errno);
+        TERN_TRY(file_backed_.add(lo, n));
+        // Whatever the memfd held there is hidden now: give it back.
+        (void)::fallocate(memfd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                          static_cast<off_t>(s.offset + ((lo - s.first_pfn()) << kPageShift)),
+                          static_cast<off_t>(n << kPageShift));
+        return {};
+      }));
+  if (logging_) written_.set_range(first, count);
+  return {};
+}
+
+Expected<void> GuestMemory::unmap_file(std::uint64_t first, std::uint64_t count) {
+  for (std::uint64_t p = first; p < first + count;) {
+    const auto e = file_backed_.extent_from(p);
+    if (!e || e->first_pfn >= first + count) break;
+    const std::uint64_t lo = std::max(p, e->first_pfn);
+    const std::uint64_t hi = std::min(first + count, e->end());
+    TERN_TRY(for_slots(
+        lo, hi - lo, [&](const RamSlot& s, std::uint64_t a, std::uint64_t n) -> Expected<void> {
+          const std::uint64_t rel = (a - s.first_pfn()) << kPageShift;
+          void* m = ::mmap(s.host + rel, n << kPageShift, PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_FIXED | MAP_NORESERVE, memfd_.get(),
+                           static_cast<off_t>(s.offset + rel));
+          if (m == MAP_FAILED)
+            return errno_error(fmt::format("putting guest RAM back under frames {:#x}+{:#x}", a, n),
+                               errno);
+          return {};
+        }));
+    TERN_TRY(file_backed_.remove(lo, hi - lo));
+    p = hi;
+  }
+  return {};
+}
+
+FrameRun GuestMemory::next_data_run(std::uint64_t pfn) const {
+  const RamSlot* s = slot_of(pfn);
+  if (s == nullptr) return {pfn, pfn + 1};
+  const std::uint64_t slot_end = s->first_pfn() + s->pages();
+  const auto off = static_cast<off_t>(s->offset + ((pfn - s->first_pfn()) << kPageShift));
+  const auto slot_end_off = static_cast<off_t>(s->offset + s->size);
+  auto to_pfn = [&](off_t o) {
+    return s->first_pfn() + ((static_cast<std::uint64_t>(o) - s->offset) >> kPageShift);
+  };
+  FrameRun run{slot_end, slot_end};
+  const off_t data = ::lseek(memfd_.get(), off, SEEK_DATA);
+  if (data < 0 && errno != ENXIO) return {pfn, slot_end};  // cannot tell: read them all
+  if (data >= 0 && data < slot_end_off) {
+    run.first = to_pfn(data);
+    const off_t hole = ::lseek(memfd_.get(), data, SEEK_HOLE);
+    run.end =
+        hole < 0 || hole >= slot_end_off
+            ? slot_end
+            : to_pfn(static_cast<off_t>(align_up(static_cast<std::uint64_t>(hole), kPageSize)));
+  }
+  // File-backed frames hold data whatever the memfd says.
+  std::lock_guard lk(mu_);
+  if (const auto fb = file_backed_.extent_from(pfn); fb && fb->first_pfn < run.first) {
+    run.first = std::max(pfn, fb->first_pfn);
+    run.end = std::min(fb->end(), slot_end);
+  }
+  return run;
+}
+
+std::uint64_t GuestMemory::file_backed_pages() const {
+  std::lock_guard lk(mu_);
+  return file_backed_.populated_pages();
 }
 
 Expected<void> GuestMemory::write(std::uint64_t gpa, std::span<const std::byte> bytes) {

@@ -4,6 +4,13 @@
 // page() pointers stay valid for the domain's lifetime; a depopulated page
 // is a hole punched in the memfd and reads as zero, to the VMM and the guest.
 //
+// Lazy restore (map_file): a private, copy-on-write mapping of an image
+// file is placed over the VMM's mapping of some frames (MAP_FIXED). KVM
+// resolves guest frames through these host addresses at fault time and
+// follows mapping changes through its MMU notifier, so the guest reads the
+// file's pages and its writes land in private copies. Depopulating such a
+// frame puts the memfd back under it first, so it reads zero as any other.
+//
 // It also owns the memory map (which frames are populated, with its
 // generation counter) and the record of frames the VMM itself wrote while
 // dirty logging is on: KVM's dirty log sees only the guest's writes.
@@ -18,6 +25,7 @@
 #include "core/error.hpp"
 #include "core/unique_fd.hpp"
 #include "vm/dirty_bitmap.hpp"
+#include "vm/domain.hpp"
 #include "vm/memory_map.hpp"
 
 namespace tern::vm::kvm {
@@ -58,6 +66,13 @@ class GuestMemory {
   // Punches the frames out of the memfd (they read zero afterwards).
   Expected<void> depopulate(std::uint64_t first_pfn, std::uint64_t count);
 
+  // Backs populated frames by `fd` from `offset` (Domain::map_file).
+  Expected<void> map_file(std::uint64_t first_pfn, std::uint64_t count, int fd,
+                          std::uint64_t offset);
+  // Domain::next_data_run: memfd holes (SEEK_DATA) that no file backs.
+  [[nodiscard]] FrameRun next_data_run(std::uint64_t pfn) const;
+  [[nodiscard]] std::uint64_t file_backed_pages() const;
+
   // Copies bytes to guest-physical `gpa` (all of it inside guest RAM) and
   // records the frames as written by the VMM.
   Expected<void> write(std::uint64_t gpa, std::span<const std::byte> bytes);
@@ -74,6 +89,9 @@ class GuestMemory {
   // Calls f(slot, first, count) for the part of [first, first+count) in each slot.
   template <typename F>
   Expected<void> for_slots(std::uint64_t first, std::uint64_t count, F&& f) const;
+  [[nodiscard]] const RamSlot* slot_of(std::uint64_t pfn) const;
+  // Puts the memfd back under the file-backed frames of the range. mu_ held.
+  Expected<void> unmap_file(std::uint64_t first, std::uint64_t count);
 
   UniqueFd memfd_;
   std::byte* base_ = nullptr;
@@ -82,6 +100,7 @@ class GuestMemory {
 
   mutable std::mutex mu_;
   MemoryMap map_;
+  MemoryMap file_backed_;  // frames mapped from a file (a set of frames; its generation is unused)
   bool logging_ = false;
   DirtyBitmap written_;
 };

@@ -65,7 +65,15 @@ Expected<std::unique_ptr<KvmDomain>> KvmDomain::create(const DomainConfig& confi
   return d;
 }
 
-KvmDomain::~KvmDomain() { shutdown(); }
+KvmDomain::~KvmDomain() {
+  shutdown();
+  (void)slots_ready();
+}
+
+Expected<void> KvmDomain::slots_ready() {
+  if (slots_pending_.valid()) slots_result_ = slots_pending_.get();
+  return slots_result_;
+}
 
 Expected<void> KvmDomain::init() {
   TERN_TRY_ASSIGN(KvmSystem sys, KvmSystem::open());
@@ -105,9 +113,10 @@ Expected<void> KvmDomain::init() {
 
   // The guest-physical space: RAM plus any sparse room above it (frames there
   // start absent; a restore target of a sparse guest populates them).
-  TERN_TRY_ASSIGN(memory_, GuestMemory::create(std::max(config_.memory_bytes, config_.address_space_bytes)));
+  TERN_TRY_ASSIGN(memory_,
+                  GuestMemory::create(std::max(config_.memory_bytes, config_.address_space_bytes)));
   dirty_ = std::make_unique<DirtyLog>(vm, *memory_, manual_protect);
-  TERN_TRY(dirty_->register_slots());
+  slots_pending_ = std::async(std::launch::async, [this] { return dirty_->register_slots(); });
 
   TERN_TRY_ASSIGN(Console console, Console::open(config_.console));
   console_ = std::make_unique<Console>(std::move(console));
@@ -212,9 +221,18 @@ void KvmDomain::mark_dirty(std::uint64_t first, std::uint64_t count) {
   memory_->mark_written(first, count);
 }
 
-Expected<void> KvmDomain::start_dirty_log() { return dirty_->start(); }
-Expected<DirtyBitmap> KvmDomain::collect_dirty() { return dirty_->collect(); }
-Expected<void> KvmDomain::stop_dirty_log() { return dirty_->stop(); }
+Expected<void> KvmDomain::start_dirty_log() {
+  TERN_TRY(slots_ready());
+  return dirty_->start();
+}
+Expected<DirtyBitmap> KvmDomain::collect_dirty() {
+  TERN_TRY(slots_ready());
+  return dirty_->collect();
+}
+Expected<void> KvmDomain::stop_dirty_log() {
+  TERN_TRY(slots_ready());
+  return dirty_->stop();
+}
 
 // ---- execution --------------------------------------------------------------------
 
@@ -224,6 +242,7 @@ Expected<void> KvmDomain::start() {
     return make_error(Errc::usage, "start() on a domain that is already {}",
                       run_state_name(runner_->state()));
   if (!config_.boot) return {};  // a restore target waits for load_state() + resume()
+  TERN_TRY(slots_ready());
   runner_->start();
   return {};
 }
@@ -249,6 +268,7 @@ Expected<void> KvmDomain::resume() {
   } else if (s != RunState::paused) {
     return make_error(Errc::usage, "cannot resume a domain that is {}", run_state_name(s));
   }
+  TERN_TRY(slots_ready());
   if (clock_) TERN_TRY(set_clock(vm_.get(), *clock_));
   clock_.reset();
   if (s == RunState::created) {
@@ -346,6 +366,7 @@ Expected<void> KvmDomain::load_state(const StateImage& img) {
                       "load_state() needs a paused domain or a restore target (it is {})",
                       run_state_name(s));
   TERN_TRY(check_state(img));
+  TERN_TRY(slots_ready());  // MSRs may name guest memory (kvmclock pages)
   skipped_msrs_.clear();
   for (std::size_t i = 0; i < vcpus_.size(); ++i) {
     auto skipped = load_vcpu_state(*vcpus_[i], caps_, img.vcpus[i], cpuid_[i], runner_->started());

@@ -3,6 +3,7 @@
 // each do one of these; this class wires them together).
 #pragma once
 
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -38,6 +39,15 @@ class KvmDomain final : public Domain {
   Expected<void> populate(std::uint64_t first_pfn, std::uint64_t count) override;
   Expected<void> depopulate(std::uint64_t first_pfn, std::uint64_t count) override;
   void mark_dirty(std::uint64_t first_pfn, std::uint64_t count) override;
+  Expected<void> map_file(std::uint64_t first_pfn, std::uint64_t count, int fd,
+                          std::uint64_t offset) override {
+    return memory_->map_file(first_pfn, count, fd, offset);
+  }
+  [[nodiscard]] FrameRun next_data_run(std::uint64_t pfn) const override {
+    return memory_->next_data_run(pfn);
+  }
+  // Frames currently backed by a file mapping (lazy restore).
+  [[nodiscard]] std::uint64_t file_backed_pages() const { return memory_->file_backed_pages(); }
 
   Expected<void> start_dirty_log() override;
   Expected<DirtyBitmap> collect_dirty() override;
@@ -66,6 +76,8 @@ class KvmDomain final : public Domain {
   Expected<void> init();
   Expected<void> boot();
   ExitOutcome on_exit(Vcpu& v);
+  // Waits for the memory slots registered in the background by init().
+  Expected<void> slots_ready();
   [[nodiscard]] bool state_readable() const;
 
   DomainConfig config_;
@@ -82,6 +94,14 @@ class KvmDomain final : public Domain {
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<std::vector<kvm_cpuid_entry2>> cpuid_;  // what each vCPU was given
   std::unique_ptr<Runner> runner_;
+  // Registering a memory slot waits for an SRCU grace period in the kernel
+  // (4-8 ms per slot on this project's hosts, whatever its size), so init()
+  // does it on a thread of its own while it creates the rest, and a restore
+  // fills in guest memory meanwhile; whatever needs the slots (running
+  // vCPUs, state, dirty logs) waits in slots_ready(). Declared after the
+  // members the thread uses, so it is joined before they go.
+  std::future<Expected<void>> slots_pending_;
+  Expected<void> slots_result_;
 
   std::mutex
       control_mu_;  // one controlling call at a time (Domain's contract), and the fields below

@@ -56,6 +56,11 @@ class SimDomain final : public Domain {
   void mark_dirty(std::uint64_t first_pfn, std::uint64_t count) override {
     for (std::uint64_t p = first_pfn; p < first_pfn + count; ++p) mark_dirty(p);
   }
+  Expected<void> map_file(std::uint64_t first_pfn, std::uint64_t count, int fd,
+                          std::uint64_t offset) override {
+    return mem_->map_file(first_pfn, count, fd, offset, mem_->vmm_shard());
+  }
+  [[nodiscard]] std::uint64_t file_backed_pages() const { return mem_->file_backed_pages(); }
 
   Expected<void> start_dirty_log() override;
   Expected<DirtyBitmap> collect_dirty() override;

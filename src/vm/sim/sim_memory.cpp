@@ -105,6 +105,7 @@ Expected<void> SimMemory::populate(std::uint64_t first, std::uint64_t count, uns
 Expected<void> SimMemory::depopulate(std::uint64_t first, std::uint64_t count, unsigned shard) {
   TERN_TRY(check("depopulate", first, count));
   std::lock_guard lk(map_mu_);
+  TERN_TRY(unmap_file(first, count));
   for_runs(first, count, true, [&](std::uint64_t f, std::uint64_t n) {
     zero(f, n);
     mark_range(shard, f, n);
@@ -112,6 +113,52 @@ Expected<void> SimMemory::depopulate(std::uint64_t first, std::uint64_t count, u
   TERN_TRY(map_.remove(first, count));
   generation_.store(map_.generation(), std::memory_order_release);
   return {};
+}
+
+Expected<void> SimMemory::map_file(std::uint64_t first, std::uint64_t count, int fd,
+                                   std::uint64_t offset, unsigned shard) {
+  TERN_TRY(check("map_file", first, count));
+  if (offset % kPageSize != 0)
+    return make_error(Errc::usage, "sim memory: map_file offset {:#x} is not 4 KiB-aligned",
+                      offset);
+  std::lock_guard lk(map_mu_);
+  bool all = true;
+  for_runs(first, count, false, [&](std::uint64_t, std::uint64_t) { all = false; });
+  if (!all)
+    return make_error(Errc::usage, "sim memory: map_file of frames {:#x}+{:#x}: not all populated",
+                      first, count);
+  void* m = ::mmap(base_ + (first << kPageShift), count << kPageShift, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, static_cast<off_t>(offset));
+  if (m == MAP_FAILED)
+    return errno_error(fmt::format("sim memory: mapping file offset {:#x} over frames {:#x}+{:#x}",
+                                   offset, first, count),
+                       errno);
+  TERN_TRY(file_backed_.add(first, count));
+  mark_range(shard, first, count);
+  return {};
+}
+
+Expected<void> SimMemory::unmap_file(std::uint64_t first, std::uint64_t count) {
+  for (std::uint64_t p = first; p < first + count;) {
+    const auto e = file_backed_.extent_from(p);
+    if (!e || e->first_pfn >= first + count) break;
+    const std::uint64_t lo = std::max(p, e->first_pfn);
+    const std::uint64_t hi = std::min(first + count, e->end());
+    void* m = ::mmap(base_ + (lo << kPageShift), (hi - lo) << kPageShift, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
+      return errno_error(
+          fmt::format("sim memory: anonymous memory back under frames {:#x}+{:#x}", lo, hi - lo),
+          errno);
+    TERN_TRY(file_backed_.remove(lo, hi - lo));
+    p = hi;
+  }
+  return {};
+}
+
+std::uint64_t SimMemory::file_backed_pages() const {
+  std::lock_guard lk(map_mu_);
+  return file_backed_.populated_pages();
 }
 
 void SimMemory::mark(unsigned shard, std::uint64_t pfn) {

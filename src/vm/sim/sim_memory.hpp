@@ -7,6 +7,11 @@
 // zero": depopulated frames are madvise(MADV_DONTNEED)ed, and frames
 // entering the map are zeroed the same way.
 //
+// Lazy restore (map_file): a private, copy-on-write mapping of a file is
+// placed over some frames (MAP_FIXED); a depopulated file-backed frame gets
+// anonymous memory back first (MADV_DONTNEED alone would bring the file's
+// bytes back, not zeros).
+//
 // Dirty tracking: writers mark what they wrote, after writing it, into one
 // of several shards (one per vCPU, one for the VMM) under the shard's mutex;
 // the mutex orders a write before a concurrent collect() (a mark seen as
@@ -51,6 +56,10 @@ class SimMemory {
   // `shard` receives the dirty marks of the frames that changed.
   Expected<void> populate(std::uint64_t first, std::uint64_t count, unsigned shard);
   Expected<void> depopulate(std::uint64_t first, std::uint64_t count, unsigned shard);
+  // Domain::map_file; `shard` receives the marks.
+  Expected<void> map_file(std::uint64_t first, std::uint64_t count, int fd, std::uint64_t offset,
+                          unsigned shard);
+  [[nodiscard]] std::uint64_t file_backed_pages() const;
 
   void mark(unsigned shard, std::uint64_t pfn);
   void mark_range(unsigned shard, std::uint64_t first, std::uint64_t count);
@@ -72,11 +81,14 @@ class SimMemory {
   template <typename F>
   void for_runs(std::uint64_t first, std::uint64_t count, bool present, F&& f) const;
   void zero(std::uint64_t first, std::uint64_t count);
+  // Anonymous memory back under the file-backed frames of the range. map_mu_ held.
+  Expected<void> unmap_file(std::uint64_t first, std::uint64_t count);
 
   std::byte* base_;
   std::uint64_t pages_;
   mutable std::mutex map_mu_;
   MemoryMap map_;
+  MemoryMap file_backed_;  // frames mapped from a file (a set; its generation is unused)
   std::atomic<std::uint64_t> generation_{0};
   std::vector<std::unique_ptr<Shard>> shards_;
 };
