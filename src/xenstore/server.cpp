@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "core/log.hpp"
@@ -20,6 +21,9 @@ namespace {
 constexpr std::uint64_t kListenTag = 0;
 // Bytes read from one client per wakeup, so one busy client cannot starve others.
 constexpr std::size_t kReadBudget = 256 * 1024;
+// Unhandled input kept per connection: a live-update image records it in a
+// 16-bit length (in-data-len).
+constexpr std::size_t kInputMax = 65535;
 }  // namespace
 
 Expected<> Server::listen_at(const std::string& path) {
@@ -53,6 +57,24 @@ void Server::drop(Connection& c) {
   if (fd >= 0) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
   log::debug("connection {} closed", c.id);
   daemon_.remove_connection(c.id);
+}
+
+// Connections the daemon already has when the loop starts (restored by a
+// live update): watch their sockets, handle requests they had buffered, and
+// send what they were owed.
+void Server::watch_existing() {
+  for (auto& [id, cp] : daemon_.conns) {
+    Connection& c = *cp;
+    int fd = c.transport ? c.transport->fd() : -1;
+    if (fd >= 0) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLRDHUP;
+      ev.data.u64 = c.id;
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+    }
+    if (!c.in.empty() && !daemon_.input_paused(c) && !daemon_.process_input(c)) c.closing = true;
+    daemon_.dirty.insert(c.id);
+  }
 }
 
 void Server::accept_all() {
@@ -92,8 +114,8 @@ void Server::flush(Connection& c) {
 void Server::on_readable(Connection& c) {
   char buf[65536];
   std::size_t budget = kReadBudget;
-  while (budget > 0 && !c.closing && !daemon_.input_paused(c)) {
-    long n = c.transport->read_some(buf, sizeof buf);
+  while (budget > 0 && !c.closing && !daemon_.input_paused(c) && c.in.size() < kInputMax) {
+    long n = c.transport->read_some(buf, std::min(sizeof buf, kInputMax - c.in.size()));
     if (n > 0) {
       c.in.append(buf, static_cast<std::size_t>(n));
       budget -= std::min<std::size_t>(budget, static_cast<std::size_t>(n));
@@ -118,48 +140,65 @@ Expected<> Server::run(const std::atomic<bool>& stop) {
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listen_.get(), &lev) != 0)
     return errno_error("epoll_ctl", errno);
   std::vector<epoll_event> events(256);
+  watch_existing();
+  bool first = true;
   while (!stop.load()) {
-    int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 200);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_error("epoll_wait", errno);
-    }
-    if (n == 0 && accept_paused_) {
-      accept_paused_ = false;
-      ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listen_.get(), &lev);
-    }
-    for (int i = 0; i < n; ++i) {
-      std::uint64_t tag = events[i].data.u64;
-      if (tag == kListenTag) {
-        accept_all();
-        continue;
+    if (first) {
+      first = false;  // deliver what restored connections were owed before waiting
+    } else {
+      int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 200);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno_error("epoll_wait", errno);
       }
-      auto it = daemon_.conns.find(tag);
-      if (it == daemon_.conns.end()) continue;
-      Connection& c = *it->second;
-      if (events[i].events & EPOLLOUT) flush(c);
-      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR)) on_readable(c);
-      // Output drained below the limits: handle requests already buffered.
-      if (!c.closing && !c.in.empty() && !daemon_.input_paused(c)) {
-        if (!daemon_.process_input(c)) c.closing = true;
-      }
-      daemon_.dirty.insert(c.id);
+      round(events, n, lev);
     }
-    // Deliver what this round queued (replies and other clients' watch events).
-    std::vector<std::uint64_t> dirty(daemon_.dirty.begin(), daemon_.dirty.end());
-    daemon_.dirty.clear();
-    for (std::uint64_t id : dirty) {
-      auto it = daemon_.conns.find(id);
-      if (it == daemon_.conns.end()) continue;
-      Connection& c = *it->second;
-      if (!c.closing) flush(c);
-      if (c.closing)
-        drop(c);  // RELEASE, dropped, EOF
-      else
-        update_interest(c);
-    }
+    // Work that had to wait for the end of the round (live update, adopting
+    // a parked connection), before this round's output goes out.
+    for (auto& work : std::exchange(daemon_.deferred, {})) work();
+    deliver();
   }
   return {};
+}
+
+void Server::round(std::vector<epoll_event>& events, int n, epoll_event& lev) {
+  if (n == 0 && accept_paused_) {
+    accept_paused_ = false;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listen_.get(), &lev);
+  }
+  for (int i = 0; i < n; ++i) {
+    std::uint64_t tag = events[i].data.u64;
+    if (tag == kListenTag) {
+      accept_all();
+      continue;
+    }
+    auto it = daemon_.conns.find(tag);
+    if (it == daemon_.conns.end()) continue;
+    Connection& c = *it->second;
+    if (events[i].events & EPOLLOUT) flush(c);
+    if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR)) on_readable(c);
+    // Output drained below the limits: handle requests already buffered.
+    if (!c.closing && !c.in.empty() && !daemon_.input_paused(c)) {
+      if (!daemon_.process_input(c)) c.closing = true;
+    }
+    daemon_.dirty.insert(c.id);
+  }
+}
+
+// Delivers what this round queued (replies and other clients' watch events).
+void Server::deliver() {
+  std::vector<std::uint64_t> dirty(daemon_.dirty.begin(), daemon_.dirty.end());
+  daemon_.dirty.clear();
+  for (std::uint64_t id : dirty) {
+    auto it = daemon_.conns.find(id);
+    if (it == daemon_.conns.end()) continue;
+    Connection& c = *it->second;
+    if (!c.closing) flush(c);
+    if (c.closing)
+      drop(c);  // RELEASE, dropped, EOF
+    else
+      update_interest(c);
+  }
 }
 
 }  // namespace tern::xs

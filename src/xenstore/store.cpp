@@ -330,7 +330,53 @@ std::optional<std::string> Store::check() const {
   return std::nullopt;
 }
 
+void Store::clear() {
+  nodes_.clear();
+  usage_.clear();
+}
+
+const char* Store::restore_node(std::string_view path, std::string value, Perms perms) {
+  Node* parent = nullptr;
+  if (path != "/") {
+    auto it = nodes_.find(parent_path(path));
+    if (it == nodes_.end()) return "parent missing";
+    parent = &it->second;
+  }
+  auto [it, inserted] = nodes_.try_emplace(std::string(path));
+  if (!inserted) return "exists";
+  it->second.value = std::move(value);
+  it->second.perms = std::move(perms);
+  it->second.gen = ++gen_;
+  account(path, it->second, +1);
+  if (parent != nullptr) {
+    // The parent's size grows by the new child's name: account for it too.
+    account(parent_path(path), *parent, -1);
+    parent->children.append(leaf_name(path));
+    parent->children.push_back('\0');
+    account(parent_path(path), *parent, +1);
+  }
+  return nullptr;
+}
+
 // ---- transactions ----------------------------------------------------------
+
+std::unique_ptr<Transaction> Transaction::restore(Store& base, std::uint64_t node_limit, State state) {
+  auto t = std::make_unique<Transaction>(base, node_limit);
+  t->overlay_ = std::move(state.overlay);
+  t->snapshot_ = std::move(state.snapshot);
+  t->seen_ = std::move(state.seen);
+  t->delta_ = std::move(state.delta);
+  t->events_ = std::move(state.events);
+  return t;
+}
+
+bool Transaction::conflicted() const {
+  for (const auto& [path, gen] : seen_) {
+    const Node* n = base_.lookup(path);
+    if ((n ? n->gen : 0) != gen) return true;
+  }
+  return false;
+}
 
 Result<> Transaction::remember(std::string_view path) {
   if (seen_.find(path) != seen_.end()) return {};

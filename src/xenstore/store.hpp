@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -102,6 +103,15 @@ class Store final : public Tree {
   // Consistency check (CONTROL check): children lists, parents and usage agree.
   [[nodiscard]] std::optional<std::string> check() const;
 
+  // Rebuilding a store from an image (live update, domain import).
+  // clear(): no nodes at all, not even "/" (an image brings its own).
+  void clear();
+  void reserve(std::size_t nodes) { nodes_.reserve(nodes); }
+  // Adds a node below an existing parent (or "/" into an empty store),
+  // appending its name to the parent's children, with a fresh generation.
+  // Returns why it cannot: "exists" or "parent missing"; nullptr on success.
+  const char* restore_node(std::string_view path, std::string value, Perms perms);
+
  private:
   void account(std::string_view path, const Node& n, int sign);
   PathMap<Node> nodes_;
@@ -120,6 +130,23 @@ class Transaction final : public Tree {
   Result<> put(std::string_view path, Node node) override;
   Result<> erase(std::string_view path) override;
   [[nodiscard]] Usage usage(std::uint32_t domid) const override;
+
+  // Everything a transaction holds, for a live update to save and rebuild.
+  struct State {
+    PathMap<std::optional<Node>> overlay;
+    PathMap<std::optional<Node>> snapshot;
+    PathMap<std::uint64_t> seen;
+    std::map<std::uint32_t, Usage> delta;
+    std::vector<Event> events;
+  };
+  static std::unique_ptr<Transaction> restore(Store& base, std::uint64_t node_limit, State state);
+  // A generation no node ever has: a remembered generation that can never
+  // match again (the transaction can only fail with EAGAIN).
+  static constexpr std::uint64_t kNeverGeneration = ~std::uint64_t{0};
+  [[nodiscard]] const std::map<std::uint32_t, Usage>& delta() const { return delta_; }
+  [[nodiscard]] const std::vector<Event>& events() const { return events_; }
+  // True if a node it accessed changed since: commit will fail with EAGAIN.
+  [[nodiscard]] bool conflicted() const;
 
   // Applies the overlay to the store if nothing it touched changed; the
   // events collected during the transaction are returned for firing.

@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -15,8 +18,12 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "io/input.hpp"
+#include "xenstore/connection_state.hpp"
 #include "xenstore/daemon.hpp"
+#include "xenstore/live_update.hpp"
 #include "xenstore/server.hpp"
+#include "xenstore/state_restore.hpp"
 
 namespace {
 
@@ -27,6 +34,71 @@ std::string socket_path() {
   if (const char* p = std::getenv("XENSTORED_PATH"); p && *p) return p;
   if (const char* d = std::getenv("XENSTORED_RUNDIR"); d && *d) return std::string(d) + "/socket";
   return "/var/run/xenstored/socket";
+}
+
+std::string run_dir() {
+  if (const char* d = std::getenv("XENSTORED_RUNDIR"); d && *d) return d;
+  return "/var/run/xenstored";
+}
+
+std::string self_binary() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+// --check-image FILE: what a live update runs first with the new binary.
+// Reads the image as a restore would (without touching descriptors), checks
+// the rebuilt store, and prints the counts the old daemon expects.
+int check_image(const std::string& file) {
+  auto in = tern::io::InputFile::open(file);
+  if (!in) {
+    fmt::print(stderr, "tern-xenstored: --check-image: {}\n", in.error().message());
+    return 1;
+  }
+  tern::xs::Daemon d;
+  auto res = tern::xs::restore_state(in->source(), d, {tern::xs::FdCheck::none, in->mapped().size()});
+  if (!res) {
+    fmt::print(stderr, "tern-xenstored: --check-image {}: {}\n", file, res.error().message());
+    return 1;
+  }
+  if (auto bad = d.store.check()) {
+    fmt::print(stderr, "tern-xenstored: --check-image {}: restored store is inconsistent: {}\n", file, *bad);
+    return 1;
+  }
+  fmt::print("check-image: ok nodes={} connections={}\n", res->nodes, res->connections);
+  return 0;
+}
+
+// A new binary that cannot take the state hands it back to the binary that
+// wrote it (its command line is in RUNDIR/state_dump.fallback), which
+// restores it and answers the live-update request with the reason. Returns
+// only if that is impossible.
+void hand_back(const std::string& rundir, const std::string& why) {
+  std::FILE* f = std::fopen((rundir + "/" + std::string(tern::xs::kFallbackArgsName)).c_str(), "rb");
+  if (f == nullptr) return;
+  std::string all;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) all.append(buf, n);
+  std::fclose(f);
+  std::vector<std::string> args;
+  for (std::size_t pos = 0; pos < all.size();) {
+    auto nul = all.find('\0', pos);
+    if (nul == std::string::npos) break;
+    args.push_back(all.substr(pos, nul - pos));
+    pos = nul + 1;
+  }
+  if (args.empty() || args[0].empty()) return;
+  args.push_back("-U");
+  args.push_back("--live-update-failed");
+  args.push_back(why);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  fmt::print(stderr, "tern-xenstored: handing the state back to {}\n", args[0]);
+  std::fflush(nullptr);
+  ::execv(args[0].c_str(), argv.data());
+  fmt::print(stderr, "tern-xenstored: exec {}: {}\n", args[0], std::strerror(errno));
 }
 
 int daemonize() {
@@ -74,8 +146,16 @@ int main(int argc, char** argv) {
   app.add_option("-Q,--quota", hard, "WHAT=N: transaction-nodes, memory, outstanding");
   app.add_option("-q,--quota-soft", soft, "memory=N: warning level");
   app.add_option("-w,--timeout", timeouts, "WHAT=SECONDS (accepted; watch events never time out)");
-  app.add_flag("-U,--live-update", live_update, "restore state from a live update");
+  app.add_flag("-U,--live-update", live_update, "restore state from a live update (RUNDIR/state_dump)");
+  std::string check_file, lu_failed;
+  app.add_option("--check-image", check_file,
+                 "read a live-update image as -U would, print its counts, and exit (0 if it can be restored)");
+  app.add_option("--live-update-failed", lu_failed,
+                 "with -U: the new binary could not restore; answer the live-update request with this reason");
   CLI11_PARSE(app, argc, argv);
+  if (!check_file.empty()) return check_image(check_file);
+  const std::vector<std::string> my_args(argv + 1, argv + argc);
+  const std::string rundir = run_dir();
 
   for (const auto& q : hard)
     if (!quota.set_option(q, false)) {
@@ -87,24 +167,76 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "tern-xenstored: bad --quota-soft {}\n", q);
       return 2;
     }
-  if (live_update) {
-    fmt::print(stderr, "tern-xenstored: live update restore not implemented yet\n");
-    return 2;
-  }
   if (verbose) tern::log::set_level(tern::log::Level::debug);
 
   tern::xs::Daemon daemon(quota);
   tern::xs::Server server(daemon);
   std::string path = socket_path();
-  if (auto slash = path.rfind('/'); slash != std::string::npos && slash > 0)
-    ::mkdir(path.substr(0, slash).c_str(), 0755);
-  if (auto r = server.listen_at(path); !r) {
-    fmt::print(stderr, "tern-xenstored: {}\n", r.error().message());
-    return 1;
+  bool listening = false;
+  if (live_update) {
+    // The new process of a live update: same pid, the old process's sockets.
+    auto t0 = std::chrono::steady_clock::now();
+    std::string image = rundir + "/" + std::string(tern::xs::kStateDumpName);
+    auto restored = [&]() -> tern::Expected<tern::xs::RestoreResult> {
+      TERN_TRY_ASSIGN(auto in, tern::io::InputFile::open(image));
+      return tern::xs::restore_state(in.source(), daemon, {tern::xs::FdCheck::open_sockets, in.mapped().size()});
+    }();
+    if (!restored) {
+      std::string why = fmt::format("cannot restore {}: {}", image, restored.error().message());
+      fmt::print(stderr, "tern-xenstored: {}\n", why);
+      if (lu_failed.empty()) hand_back(rundir, why);
+      return 1;
+    }
+    for (const auto& q : hard) (void)daemon.quota.set_option(q, false);
+    for (const auto& q : soft) (void)daemon.quota.set_option(q, true);
+    // Quota options given to the new binary win over the image's.
+    for (const char* opt : {"-E", "-S", "-W", "-t", "-A", "-M"})
+      if (app.count(opt) > 0) {
+        static const std::map<std::string, std::string> name = {{"-E", "nodes"},        {"-S", "node-size"},
+                                                                {"-W", "watches"},      {"-t", "transactions"},
+                                                                {"-A", "permissions"},  {"-M", "path-max"}};
+        daemon.quota.set(name.at(opt), *quota.get(name.at(opt)));
+      }
+    tern::xs::adopt_sockets(daemon);
+    if (restored->listen_fd >= 0) {
+      int fd = restored->listen_fd;
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+      server.adopt_listener(tern::UniqueFd(fd));
+      listening = true;
+    }
+    if (!lu_failed.empty() && restored->live_update_conn) {
+      // Back in the binary that wrote the image: the update did not happen.
+      auto& c = *daemon.conns.at(*restored->live_update_conn);
+      std::string text = fmt::format("live-update: {}; the previous daemon continues", lu_failed);
+      if (text.size() >= tern::xs::kPayloadMax) text.resize(tern::xs::kPayloadMax - 1);
+      text.push_back('\0');
+      std::size_t at = restored->live_update_reply_at;
+      auto h = tern::xs::decode_header(
+          std::span(reinterpret_cast<const std::uint8_t*>(c.out.data()) + at, c.out.size() - at));
+      std::string msg;
+      tern::xs::append_message(msg, static_cast<std::uint32_t>(tern::xs::Type::control), h ? h->req_id : 0,
+                               h ? h->tx_id : 0, text);
+      tern::xs::replace_pending_message(c, at, msg);
+    }
+    ::unlink(image.c_str());
+    ::unlink((rundir + "/" + std::string(tern::xs::kFallbackArgsName)).c_str());
+    tern::log::info("live update: restored {} nodes, {} connections, {} watches, {} transactions in {} us",
+                    restored->nodes, restored->connections, restored->watches, restored->transactions,
+                    std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+                        .count());
+  }
+  if (!listening) {
+    if (auto slash = path.rfind('/'); slash != std::string::npos && slash > 0)
+      ::mkdir(path.substr(0, slash).c_str(), 0755);
+    if (auto r = server.listen_at(path); !r) {
+      fmt::print(stderr, "tern-xenstored: {}\n", r.error().message());
+      return 1;
+    }
   }
   std::FILE* trace = nullptr;
   if (!trace_file.empty()) {
-    trace = std::fopen(trace_file.c_str(), "a");
+    trace = std::fopen(trace_file.c_str(), "ae");
     if (trace == nullptr) {
       fmt::print(stderr, "tern-xenstored: cannot open trace file {}\n", trace_file);
       return 1;
@@ -112,11 +244,12 @@ int main(int argc, char** argv) {
     std::setvbuf(trace, nullptr, _IOLBF, 0);
     daemon.set_trace(trace);
   }
-  if (!no_fork && daemonize() != 0) {
+  // A live update continues in the same process: no second fork.
+  if (!no_fork && !live_update && daemonize() != 0) {
     fmt::print(stderr, "tern-xenstored: fork failed\n");
     return 1;
   }
-  if (output_pid) {
+  if (output_pid && !live_update) {
     fmt::print("{}\n", ::getpid());
     std::fflush(stdout);
   }
@@ -131,6 +264,9 @@ int main(int argc, char** argv) {
   ::sigaction(SIGTERM, &sa, nullptr);
   ::sigaction(SIGINT, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+
+  tern::xs::LiveUpdate lu(daemon, {rundir, my_args, server.listen_fd(), self_binary()});
+  lu.install();
 
   auto r = server.run(g_stop);
   ::unlink(path.c_str());

@@ -13,6 +13,7 @@
 
 #include "core/bytes.hpp"
 #include "stream/xenstore/image_format.hpp"
+#include "stream/xenstore/tern_records.hpp"
 
 namespace tern::stream::xenstore {
 
@@ -102,7 +103,8 @@ struct DomainData {
 };
 
 using RecordBody = std::variant<EndRecord, GlobalData, ConnectionData, WatchData, TransactionData,
-                                NodeData, GlobalQuotaData, DomainData>;
+                                NodeData, GlobalQuotaData, DomainData, TernConnectionData, TernDomainData,
+                                TernTransactionData>;
 
 // The record type a body is written as.
 [[nodiscard]] RecordType record_type_of(const RecordBody& body);
