@@ -68,6 +68,20 @@ void set_cloexec(int fd, bool on) {
 
 }  // namespace
 
+std::vector<std::string> without_live_update_args(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-U" || a == "--live-update" || a.starts_with("--live-update-failed=")) continue;
+    if (a == "--live-update-failed") {
+      ++i;  // and its value
+      continue;
+    }
+    out.push_back(a);
+  }
+  return out;
+}
+
 std::vector<std::string> split_cmdline(std::string_view cmdline) {
   std::vector<std::string> out;
   std::istringstream in{std::string(cmdline)};
@@ -100,6 +114,10 @@ void LiveUpdate::install() {
                                               std::span<const std::string_view> args) {
     return std::optional<Reply>(control(c, args));
   };
+}
+
+std::vector<std::string> LiveUpdate::new_args() const {
+  return without_live_update_args(cmdline_ ? split_cmdline(*cmdline_) : setup_.args);
 }
 
 std::string LiveUpdate::path(std::string_view name) const {
@@ -226,8 +244,15 @@ LiveUpdate::Reply LiveUpdate::start_check() {
     ::dup2(null, 0);
     ::dup2(outfd, 1);
     ::dup2(logfd, 2);
-    const char* argv[] = {binary_.c_str(), "--check-image", image.c_str(), nullptr};
-    ::execv(binary_.c_str(), const_cast<char* const*>(argv));
+    // The options the new process will get are checked too.
+    std::vector<std::string> argv_s{binary_};
+    for (auto& a : new_args()) argv_s.push_back(a);
+    argv_s.push_back("--check-image");
+    argv_s.push_back(image);
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(binary_.c_str(), argv.data());
     say(fmt::format("exec {}: {}\n", binary_, std::strerror(errno)));
     ::_exit(127);
   }
@@ -292,13 +317,11 @@ void LiveUpdate::exec_now(std::uint64_t conn, std::uint64_t reply_at) {
   }
   // The command line the new process gets, and the one it returns to if it
   // cannot take the image (state_dump.fallback, NUL-separated).
-  std::vector<std::string> args = cmdline_ ? split_cmdline(*cmdline_) : setup_.args;
-  std::erase_if(args, [](const std::string& a) { return a == "-U" || a == "--live-update"; });
+  std::vector<std::string> args = new_args();
   {
     std::string fb = setup_.self_binary;
     fb.push_back('\0');
-    for (const auto& a : setup_.args) {
-      if (a == "-U" || a == "--live-update") continue;
+    for (const auto& a : without_live_update_args(setup_.args)) {
       fb += a;
       fb.push_back('\0');
     }

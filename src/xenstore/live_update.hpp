@@ -66,6 +66,8 @@ class LiveUpdate {
   void exec_now(std::uint64_t conn, std::uint64_t reply_at);
   void fail_exec(Connection& c, std::uint64_t reply_at, const std::string& why);
   [[nodiscard]] std::string path(std::string_view name) const;
+  // The new process's options: -c's, else this daemon's (without -U).
+  [[nodiscard]] std::vector<std::string> new_args() const;
 
   Daemon& d_;
   LiveUpdateSetup setup_;
@@ -77,6 +79,10 @@ class LiveUpdate {
   std::chrono::steady_clock::time_point deadline_;
   std::uint32_t timeout_s_ = 60;
 };
+
+// A daemon's options without those of the live update that started it
+// (-U, --live-update-failed REASON).
+std::vector<std::string> without_live_update_args(const std::vector<std::string>& args);
 
 // Splits a -c command line at whitespace (as Xen's daemon does).
 std::vector<std::string> split_cmdline(std::string_view cmdline);

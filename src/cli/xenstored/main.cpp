@@ -152,7 +152,21 @@ int main(int argc, char** argv) {
                  "read a live-update image as -U would, print its counts, and exit (0 if it can be restored)");
   app.add_option("--live-update-failed", lu_failed,
                  "with -U: the new binary could not restore; answer the live-update request with this reason");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // A new binary of a live update that does not accept its command line
+    // gives the state back to the daemon that asked for the update.
+    bool lu = false, failed_once = false;
+    for (int i = 1; i < argc; ++i) {
+      std::string_view a = argv[i];
+      lu = lu || a == "-U" || a == "--live-update";
+      failed_once = failed_once || a == "--live-update-failed";
+    }
+    if (lu && !failed_once && e.get_exit_code() != 0)
+      hand_back(run_dir(), fmt::format("the new daemon refused its command line: {}", e.what()));
+    return app.exit(e);
+  }
   if (!check_file.empty()) return check_image(check_file);
   const std::vector<std::string> my_args(argv + 1, argv + argc);
   const std::string rundir = run_dir();
