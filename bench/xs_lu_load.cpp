@@ -36,7 +36,8 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::uint32_t kRead = 2, kWatch = 4, kTxStart = 6, kTxEnd = 7, kWrite = 11, kEvent = 15, kError = 16;
+constexpr std::uint32_t kRead = 2, kWatch = 4, kTxStart = 6, kTxEnd = 7, kWrite = 11, kEvent = 15,
+                        kError = 16;
 
 struct Expect {
   std::uint32_t req;
@@ -66,6 +67,7 @@ struct Conn {
 struct Stats {
   std::uint64_t replies = 0, errors = 0, commits = 0;
   double max_gap_ms = 0, max_conn_gap_ms = 0;
+  long long gap_end_us = 0;  // monotonic clock: when the longest gap ended
   std::string first_error;
 };
 
@@ -73,7 +75,8 @@ void fail(Stats& st, const std::string& why) {
   if (st.errors++ == 0) st.first_error = why;
 }
 
-void put(std::string& out, std::uint32_t type, std::uint32_t req, std::uint32_t tx, const std::string& payload) {
+void put(std::string& out, std::uint32_t type, std::uint32_t req, std::uint32_t tx,
+         const std::string& payload) {
   std::uint32_t h[4] = {type, req, tx, static_cast<std::uint32_t>(payload.size())};
   out.append(reinterpret_cast<const char*>(h), sizeof h);
   out += payload;
@@ -81,8 +84,8 @@ void put(std::string& out, std::uint32_t type, std::uint32_t req, std::uint32_t 
 
 std::string key(const Conn& c) { return "/lu/load/c" + std::to_string(c.idx) + "/k"; }
 
-void send(Conn& c, std::uint32_t type, std::uint32_t tx, const std::string& payload, std::string value = {},
-          int kind = 0) {
+void send(Conn& c, std::uint32_t type, std::uint32_t tx, const std::string& payload,
+          std::string value = {}, int kind = 0) {
   std::uint32_t req = c.next_req++;
   put(c.out, type, req, tx, payload);
   c.pending.push_back({req, type, std::move(value), kind});
@@ -141,29 +144,34 @@ int connect_to(const char* path) {
 }
 
 // Handles one message from the daemon.
-void on_message(Conn& c, std::uint32_t type, std::uint32_t req, const std::string& body, Stats& st) {
+void on_message(Conn& c, std::uint32_t type, std::uint32_t req, const std::string& body,
+                Stats& st) {
   if (type == kEvent) {
     std::string want = "/lu/load/c" + std::to_string(c.idx);
-    if (body.compare(0, want.size(), want) != 0 || body.find("c" + std::to_string(c.idx) + '\0') == std::string::npos)
+    if (body.compare(0, want.size(), want) != 0 ||
+        body.find("c" + std::to_string(c.idx) + '\0') == std::string::npos)
       fail(st, "connection " + std::to_string(c.idx) + ": foreign watch event " + body);
     ++c.events;
     return;
   }
   ++st.replies;
-  if (c.pending.empty()) return fail(st, "connection " + std::to_string(c.idx) + ": unexpected reply req " +
-                                           std::to_string(req));
+  if (c.pending.empty())
+    return fail(st, "connection " + std::to_string(c.idx) + ": unexpected reply req " +
+                        std::to_string(req));
   Expect e = c.pending.front();
   c.pending.pop_front();
   if (req != e.req)
-    return fail(st, "connection " + std::to_string(c.idx) + ": reply req " + std::to_string(req) + ", expected " +
-                        std::to_string(e.req) + " (lost, duplicated or reordered)");
-  if (type == kError) return fail(st, "connection " + std::to_string(c.idx) + ": error " + body + " for req " +
-                                          std::to_string(req) + " type " + std::to_string(e.type));
+    return fail(st, "connection " + std::to_string(c.idx) + ": reply req " + std::to_string(req) +
+                        ", expected " + std::to_string(e.req) + " (lost, duplicated or reordered)");
+  if (type == kError)
+    return fail(st, "connection " + std::to_string(c.idx) + ": error " + body + " for req " +
+                        std::to_string(req) + " type " + std::to_string(e.type));
   if (type != e.type)
-    return fail(st, "connection " + std::to_string(c.idx) + ": reply type " + std::to_string(type) + " for req " +
-                        std::to_string(req));
+    return fail(st, "connection " + std::to_string(c.idx) + ": reply type " + std::to_string(type) +
+                        " for req " + std::to_string(req));
   if (e.type == kRead && body != e.value)
-    return fail(st, "connection " + std::to_string(c.idx) + ": read \"" + body + "\", expected \"" + e.value + "\"");
+    return fail(st, "connection " + std::to_string(c.idx) + ": read \"" + body + "\", expected \"" +
+                        e.value + "\"");
   if (e.kind == 1) {
     c.tx = static_cast<std::uint32_t>(std::strtoul(body.c_str(), nullptr, 10));
     c.tx_starting = false;
@@ -182,7 +190,9 @@ void on_message(Conn& c, std::uint32_t type, std::uint32_t req, const std::strin
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: xs_lu_load SOCKET CONNECTIONS SECONDS [--depth D] [--transactions] [--stop-file F]\n");
+    std::fprintf(stderr,
+                 "usage: xs_lu_load SOCKET CONNECTIONS SECONDS [--depth D] [--transactions] "
+                 "[--stop-file F]\n");
     return 2;
   }
   const char* path = argv[1];
@@ -193,9 +203,12 @@ int main(int argc, char** argv) {
   std::string stop_file;
   for (int i = 4; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--depth" && i + 1 < argc) depth = static_cast<std::size_t>(std::atoi(argv[++i]));
-    else if (a == "--transactions") transactions = true;
-    else if (a == "--stop-file" && i + 1 < argc) stop_file = argv[++i];
+    if (a == "--depth" && i + 1 < argc)
+      depth = static_cast<std::size_t>(std::atoi(argv[++i]));
+    else if (a == "--transactions")
+      transactions = true;
+    else if (a == "--stop-file" && i + 1 < argc)
+      stop_file = argv[++i];
   }
   Stats st;
   std::vector<Conn> conns(static_cast<std::size_t>(nconn));
@@ -213,13 +226,15 @@ int main(int argc, char** argv) {
   }
   auto t0 = Clock::now();
   auto last_any = t0;
-  auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  auto deadline =
+      t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   bool stopping = false;
   std::vector<epoll_event> evs(256);
   const double tx_hold_s = 0.7;
   for (;;) {
     auto now = Clock::now();
-    if (!stopping && (now >= deadline || (!stop_file.empty() && ::access(stop_file.c_str(), F_OK) == 0))) {
+    if (!stopping &&
+        (now >= deadline || (!stop_file.empty() && ::access(stop_file.c_str(), F_OK) == 0))) {
       stopping = true;
       deadline = now + std::chrono::seconds(20);  // time to drain
       for (auto& c : conns)
@@ -261,10 +276,17 @@ int main(int argc, char** argv) {
           pos += 16 + h[3];
           if (h[0] != kEvent) {
             auto t = Clock::now();
-            st.max_gap_ms = std::max(st.max_gap_ms, std::chrono::duration<double, std::milli>(t - last_any).count());
+            double gap = std::chrono::duration<double, std::milli>(t - last_any).count();
+            if (gap > st.max_gap_ms) {
+              st.max_gap_ms = gap;
+              st.gap_end_us =
+                  std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch())
+                      .count();
+            }
             if (c.seen_reply)
               st.max_conn_gap_ms =
-                  std::max(st.max_conn_gap_ms, std::chrono::duration<double, std::milli>(t - c.last_reply).count());
+                  std::max(st.max_conn_gap_ms,
+                           std::chrono::duration<double, std::milli>(t - c.last_reply).count());
             last_any = c.last_reply = t;
             c.seen_reply = true;
           }
@@ -281,8 +303,8 @@ int main(int argc, char** argv) {
     lost += c.pending.size();
     if (c.events != c.events_expected) {
       ++ev_bad;
-      fail(st, "connection " + std::to_string(c.idx) + ": " + std::to_string(c.events) + " watch events, expected " +
-                   std::to_string(c.events_expected));
+      fail(st, "connection " + std::to_string(c.idx) + ": " + std::to_string(c.events) +
+                   " watch events, expected " + std::to_string(c.events_expected));
     }
   }
   if (lost) fail(st, std::to_string(lost) + " requests never answered");
@@ -291,10 +313,12 @@ int main(int argc, char** argv) {
   for (char ch : st.first_error) err += (ch == '"' || ch == '\\') ? ' ' : (ch < 0x20 ? '.' : ch);
   std::printf(
       "{\"connections\": %d, \"seconds\": %.2f, \"replies\": %llu, \"max_gap_ms\": %.3f, "
-      "\"max_connection_gap_ms\": %.3f, \"commits\": %llu, \"unanswered\": %llu, \"connections_with_wrong_events\": "
+      "\"max_gap_end_monotonic_us\": %lld, \"max_connection_gap_ms\": %.3f, \"commits\": %llu, "
+      "\"unanswered\": %llu, \"connections_with_wrong_events\": "
       "%llu, \"errors\": %llu, \"first_error\": \"%s\"}\n",
-      nconn, elapsed, static_cast<unsigned long long>(st.replies), st.max_gap_ms, st.max_conn_gap_ms,
-      static_cast<unsigned long long>(st.commits), static_cast<unsigned long long>(lost),
-      static_cast<unsigned long long>(ev_bad), static_cast<unsigned long long>(st.errors), err.c_str());
+      nconn, elapsed, static_cast<unsigned long long>(st.replies), st.max_gap_ms, st.gap_end_us,
+      st.max_conn_gap_ms, static_cast<unsigned long long>(st.commits),
+      static_cast<unsigned long long>(lost), static_cast<unsigned long long>(ev_bad),
+      static_cast<unsigned long long>(st.errors), err.c_str());
   return st.errors ? 1 : 0;
 }

@@ -350,6 +350,10 @@ void LiveUpdate::exec_now(std::uint64_t conn, std::uint64_t reply_at) {
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
           .count(),
       binary_);
+  log::debug("live update: exec at monotonic {} us",
+             std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count());
   std::fflush(nullptr);
   ::execv(binary_.c_str(), argv.data());
   int err = errno;

@@ -161,17 +161,22 @@ class Restorer {
       return {};
     }
     TERN_TRY(check_path(r, n.path));
-    if (const char* why =
-            d_.store.restore_node(n.path, std::string(text(n.value)), std::move(perms)))
+    // Images list nodes depth first, so the parent is almost always on the
+    // path to the previous node: found without a hash lookup.
+    std::string_view parent = n.path == "/" ? std::string_view() : parent_path(n.path);
+    while (!ancestors_.empty() && ancestors_.back().first != parent) ancestors_.pop_back();
+    Node* hint = ancestors_.empty() ? nullptr : ancestors_.back().second;
+    auto added = d_.store.restore_node(n.path, std::string(text(n.value)), std::move(perms), hint);
+    if (added.error != nullptr)
       return bad(r, "node {}: {} (a node's parent must come before it; each path once)", n.path,
-                 why);
+                 added.error);
+    ancestors_.emplace_back(added.key, added.node);
     ++res_.nodes;
     return {};
   }
 
   Expected<void> check_path(const Record& r, std::string_view p) {
-    auto canon = canonical_path(p, 0, false, 0);
-    if (!canon || *canon != p)
+    if (!is_canonical_absolute(p))
       return bad(r, "node path \"{}\" is not a valid absolute xenstore path", p);
     return {};
   }
@@ -218,6 +223,7 @@ class Restorer {
   RestoreResult res_;
   std::map<std::uint64_t, SavedTransaction> txns_;
   std::set<int> fds_;
+  std::vector<std::pair<std::string_view, Node*>> ancestors_;  // path to the last node restored
 };
 
 }  // namespace

@@ -220,31 +220,45 @@ Expected<void> StateWriter::walk_tree(
   if (root == nullptr) return {};
   std::string p(top);
   TERN_TRY(f(p, *root));
+  // Each frame holds a node's children, all looked up at once when the node
+  // is entered: independent hash lookups in a tight loop overlap their cache
+  // misses, which dominate the walk of a large store.
   struct Frame {
-    const Node* node;
-    std::size_t pos;  // next child name in node->children
     std::size_t len;  // length of this node's path
+    std::vector<std::pair<std::string_view, const Node*>> children;
+    std::size_t next = 0;
   };
-  std::vector<Frame> stack{{root, 0, p.size()}};
+  std::vector<Frame> stack;
+  auto enter = [&](const Node& n) -> Expected<void> {
+    Frame fr{p.size(), {}, 0};
+    std::size_t base = p.size();
+    for_each_child_name(n.children, [&](std::string_view leaf) { fr.children.emplace_back(leaf, nullptr); });
+    for (auto& [leaf, node] : fr.children) {
+      p.resize(base);
+      if (base != 1) p.push_back('/');  // below "/" no separator is added
+      p.append(leaf);
+      node = s.lookup(p);
+      if (node == nullptr)
+        return make_error(Errc::internal, "store: {} is listed by its parent but missing", p);
+    }
+    p.resize(base);
+    stack.push_back(std::move(fr));
+    return {};
+  };
+  TERN_TRY(enter(*root));
   while (!stack.empty()) {
     Frame& fr = stack.back();
-    const std::string& ch = fr.node->children;
-    if (fr.pos >= ch.size()) {
+    if (fr.next == fr.children.size()) {
       stack.pop_back();
+      if (!stack.empty()) p.resize(stack.back().len);
       continue;
     }
-    std::size_t nul = ch.find('\0', fr.pos);
-    if (nul == std::string::npos) nul = ch.size();
-    std::string_view leaf(ch.data() + fr.pos, nul - fr.pos);
-    fr.pos = nul + 1;
+    auto [leaf, node] = fr.children[fr.next++];
     p.resize(fr.len);
-    if (fr.len != 1) p.push_back('/');  // below "/" no separator is added
+    if (fr.len != 1) p.push_back('/');
     p.append(leaf);
-    const Node* n = s.lookup(p);
-    if (n == nullptr)
-      return make_error(Errc::internal, "store: {} is listed by its parent but missing", p);
-    TERN_TRY(f(p, *n));
-    stack.push_back(Frame{n, 0, p.size()});
+    TERN_TRY(f(p, *node));
+    if (!node->children.empty()) TERN_TRY(enter(*node));
   }
   return {};
 }

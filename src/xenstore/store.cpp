@@ -335,15 +335,14 @@ void Store::clear() {
   usage_.clear();
 }
 
-const char* Store::restore_node(std::string_view path, std::string value, Perms perms) {
-  Node* parent = nullptr;
-  if (path != "/") {
+Store::Restored Store::restore_node(std::string_view path, std::string value, Perms perms, Node* parent) {
+  if (parent == nullptr && path != "/") {
     auto it = nodes_.find(parent_path(path));
-    if (it == nodes_.end()) return "parent missing";
+    if (it == nodes_.end()) return {"parent missing", {}, nullptr};
     parent = &it->second;
   }
   auto [it, inserted] = nodes_.try_emplace(std::string(path));
-  if (!inserted) return "exists";
+  if (!inserted) return {"exists", {}, nullptr};
   it->second.value = std::move(value);
   it->second.perms = std::move(perms);
   it->second.gen = ++gen_;
@@ -355,7 +354,7 @@ const char* Store::restore_node(std::string_view path, std::string value, Perms 
     parent->children.push_back('\0');
     account(parent_path(path), *parent, +1);
   }
-  return nullptr;
+  return {nullptr, it->first, &it->second};
 }
 
 // ---- transactions ----------------------------------------------------------

@@ -109,8 +109,16 @@ class Store final : public Tree {
   void reserve(std::size_t nodes) { nodes_.reserve(nodes); }
   // Adds a node below an existing parent (or "/" into an empty store),
   // appending its name to the parent's children, with a fresh generation.
-  // Returns why it cannot: "exists" or "parent missing"; nullptr on success.
-  const char* restore_node(std::string_view path, std::string value, Perms perms);
+  // `parent`, if given, is the parent's entry (saves a lookup). On success
+  // `error` is null and `key`/`node` are the stored path and node (both stay
+  // valid while the node exists); else `error` says why ("exists", "parent
+  // missing").
+  struct Restored {
+    const char* error = nullptr;
+    std::string_view key;
+    Node* node = nullptr;
+  };
+  Restored restore_node(std::string_view path, std::string value, Perms perms, Node* parent = nullptr);
 
  private:
   void account(std::string_view path, const Node& n, int sign);

@@ -122,6 +122,7 @@ int daemonize() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const auto started = std::chrono::steady_clock::now();
   CLI::App app{"tern-xenstored: a xenstore daemon (Xen's wire protocol on a unix socket)"};
   tern::xs::Quotas quota;
   bool no_fork = false, verbose = false, output_pid = false, live_update = false;
@@ -190,6 +191,9 @@ int main(int argc, char** argv) {
   if (live_update) {
     // The new process of a live update: same pid, the old process's sockets.
     auto t0 = std::chrono::steady_clock::now();
+    tern::log::debug("live update: new process started at monotonic {} us, restoring at {} us",
+                     std::chrono::duration_cast<std::chrono::microseconds>(started.time_since_epoch()).count(),
+                     std::chrono::duration_cast<std::chrono::microseconds>(t0.time_since_epoch()).count());
     std::string image = rundir + "/" + std::string(tern::xs::kStateDumpName);
     auto restored = [&]() -> tern::Expected<tern::xs::RestoreResult> {
       TERN_TRY_ASSIGN(auto in, tern::io::InputFile::open(image));
