@@ -119,6 +119,14 @@ Expected<void> restore_output(Connection& c, std::string_view data, std::uint16_
   return {};
 }
 
+void append_output(Connection& c, std::string_view whole_messages) {
+  std::uint64_t base = c.out_base + c.out.size();
+  walk_messages(whole_messages, 0, [&](std::uint32_t type, std::size_t at) {
+    if (type != static_cast<std::uint32_t>(Type::watch_event)) c.reply_ends.push_back(base + at);
+  });
+  c.out.append(whole_messages);
+}
+
 std::string_view whole_requests(std::string_view in) {
   return in.substr(0, walk_messages(in, 0, [](std::uint32_t, std::size_t) {}));
 }

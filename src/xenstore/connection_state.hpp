@@ -73,6 +73,12 @@ SavedOutput save_output(const Connection& c);
 // Fails if the data after the partial message is not whole messages.
 Expected<void> restore_output(Connection& c, std::string_view data, std::uint16_t resp_len);
 
+// Appends whole messages to c's output, keeping the outstanding-reply index.
+void append_output(Connection& c, std::string_view whole_messages);
+
+// A connection without a peer (imported, waiting to be taken over).
+inline bool is_parked(const Connection& c) { return c.transport && c.transport->kind() == "detached"; }
+
 // The prefix of `in` that holds whole requests (a peer that cannot resend the
 // rest of a partial request needs only these).
 std::string_view whole_requests(std::string_view in);

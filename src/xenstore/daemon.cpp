@@ -52,6 +52,8 @@ constexpr std::string_view kHelp =
     "quota\t[set <name> <val>|<domid>]\n"
     "quota-soft\t[set <name> <val>]\n"
     "live-update\t[-c <cmdline>] [-F] [-t <timeout>] <file>\n"
+    "export-domain\t<domid> <file>  (tern: one domain's state as an image)\n"
+    "import-domain\t<file> [<domid>]  (tern: add an exported domain, renumbered)\n"
     "tern-as-domain\t<domid>  (tern: this connection acts as domain <domid>)\n"
     "help\t\n";
 

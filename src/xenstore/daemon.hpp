@@ -67,6 +67,9 @@ class Daemon {
   // Notes that `written` more bytes of c.out reached the client.
   void consumed_output(Connection& c, std::size_t written);
 
+  // Queues watch events for every connection that watches the changed paths.
+  void fire(const std::vector<Event>& events);
+
   void set_trace(std::FILE* f) { trace_ = f; }
   [[nodiscard]] std::string memory_report() const;
 
@@ -98,7 +101,6 @@ class Daemon {
 
   const Quotas* quota_for(const Connection& c) const;
   Domain& domain(std::uint32_t domid);
-  void fire(const std::vector<Event>& events);
   void fire_special(std::string_view name, std::uint32_t domid);
   void queue_event(Connection& c, const Watch& w, std::string_view epath);
   void queue(Connection& c, std::uint32_t type, std::uint32_t req_id, std::uint32_t tx_id,

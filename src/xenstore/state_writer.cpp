@@ -57,6 +57,7 @@ Expected<void> StateWriter::domain(const Domain& d, std::uint32_t domid_in_image
 
 Expected<void> StateWriter::connection(const Connection& c, const ConnectionWriteOptions& o) {
   TERN_TRY_ASSIGN(ConnSpec spec, save_transport(c));
+  if (o.detach_sockets && std::holds_alternative<img::SocketSpec>(spec)) spec = img::SocketSpec{-1};
   std::string_view in = o.whole_messages_only ? whole_requests(c.in) : std::string_view(c.in);
   SavedOutput out = save_output(c);
   std::uint64_t unsent_at = c.out_base + c.out_sent;

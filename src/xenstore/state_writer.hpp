@@ -32,6 +32,9 @@ struct ConnectionWriteOptions {
   // connection cannot resend the rest of a request or take the rest of a
   // message that was half written to a socket of the source daemon.
   bool whole_messages_only = false;
+  // Socket connections are written without their descriptor (-1): they
+  // leave this process (domain export).
+  bool detach_sockets = false;
   // Stream offset (Connection::out_base-based) where the reply to the
   // live-update request starts in this connection's output, if it is here.
   std::optional<std::uint64_t> live_update_reply;

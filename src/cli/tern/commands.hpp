@@ -22,5 +22,7 @@ void add_inspect(CLI::App& app, Context& ctx);
 void add_verify(CLI::App& app, Context& ctx);
 void add_convert(CLI::App& app, Context& ctx);
 void add_synth(CLI::App& app, Context& ctx);
+// xenstore daemon tools (tern issue D).
+void add_xenstore(CLI::App& app, Context& ctx);
 
 }  // namespace tern::cli

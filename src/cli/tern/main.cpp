@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   tern::cli::add_verify(app, ctx);
   tern::cli::add_convert(app, ctx);
   tern::cli::add_synth(app, ctx);
+  tern::cli::add_xenstore(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -21,6 +21,7 @@
 #include "io/input.hpp"
 #include "xenstore/connection_state.hpp"
 #include "xenstore/daemon.hpp"
+#include "xenstore/domain_transfer.hpp"
 #include "xenstore/live_update.hpp"
 #include "xenstore/server.hpp"
 #include "xenstore/state_restore.hpp"
@@ -285,6 +286,7 @@ int main(int argc, char** argv) {
 
   tern::xs::LiveUpdate lu(daemon, {rundir, my_args, server.listen_fd(), self_binary()});
   lu.install();
+  tern::xs::install_domain_transfer(daemon);
 
   auto r = server.run(g_stop);
   ::unlink(path.c_str());
