@@ -11,11 +11,16 @@ std::string_view backend_name(Backend b) { return b == Backend::kvm ? "kvm" : "s
 
 std::string_view run_state_name(RunState s) {
   switch (s) {
-    case RunState::created: return "created";
-    case RunState::running: return "running";
-    case RunState::paused: return "paused";
-    case RunState::exited: return "exited";
-    case RunState::failed: return "failed";
+    case RunState::created:
+      return "created";
+    case RunState::running:
+      return "running";
+    case RunState::paused:
+      return "paused";
+    case RunState::exited:
+      return "exited";
+    case RunState::failed:
+      return "failed";
   }
   return "unknown";
 }

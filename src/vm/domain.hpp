@@ -29,9 +29,9 @@ enum class Backend { kvm, sim };
 struct DomainConfig {
   std::uint64_t memory_bytes = 256ULL << 20;  // populated RAM from guest-physical 0
   std::uint32_t vcpus = 1;
-  std::string kernel;       // Multiboot ELF; empty = the built-in guest
-  std::string cmdline;      // Multiboot command line (guest options, guest/README.md)
-  std::string console;      // COM1 output file; empty = stdout; "-" = discard
+  std::string kernel;   // Multiboot ELF; empty = the built-in guest
+  std::string cmdline;  // Multiboot command line (guest options, guest/README.md)
+  std::string console;  // COM1 output file; empty = stdout; "-" = discard
   // false for a restore target: memory is created empty (nothing populated,
   // nothing loaded) and vCPUs wait for load_state() + resume().
   bool boot = true;

@@ -6,8 +6,9 @@ namespace {
 Expected<void> check_range(std::string_view what, std::uint64_t first, std::uint64_t count) {
   if (count == 0) return {};
   if (first > kMaxPfn || count > kMaxPfn + 1 - first)
-    return make_error(Errc::usage, "memory map {}: pfn range {:#x}+{:#x} exceeds the 52-bit address space",
-                      what, first, count);
+    return make_error(Errc::usage,
+                      "memory map {}: pfn range {:#x}+{:#x} exceeds the 52-bit address space", what,
+                      first, count);
   return {};
 }
 }  // namespace

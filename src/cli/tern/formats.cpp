@@ -1,5 +1,6 @@
 #include "cli/tern/formats.hpp"
 
+#include "cli/tern/state_formats.hpp"
 #include "cli/tern/stream_report.hpp"
 
 namespace tern::cli {
@@ -13,8 +14,10 @@ const ImageFormat kFormats[] = {
     {"libxl", "libxl migration stream v2 (with its embedded libxc stream)", detect_libxl, inspect_libxl,
      render_stream_text, verify_libxl},
     {"libxc", "libxc migration stream v2/v3", detect_libxc, inspect_libxc, render_stream_text, verify_libxc},
-    // FORMAT SLOT (domain context, seed 000): {"domctx", ...} — add the entry here.
-    // FORMAT SLOT (xenstore migration image, seed 003): {"xenstore", ...} — add the entry here.
+    {"domctx", "domain-context blob (seed 000: typed per-instance domain state)", detect_domctx, inspect_domctx,
+     render_domctx_text, verify_domctx},
+    {"xenstore", "xenstore migration / live-update image v1/v2", detect_xenstore, inspect_xenstore,
+     render_xenstore_text, verify_xenstore},
 };
 
 }  // namespace

@@ -1,7 +1,7 @@
 // The image formats `tern inspect` and `tern verify` understand, one entry
 // each: a name (--format), detection from the first bytes, inspect and
-// verify. Adding a format (domain context, xenstore image) means writing its
-// three functions and adding one entry in formats.cpp.
+// verify. Adding a format means writing its three functions and adding one
+// entry in formats.cpp.
 #pragma once
 
 #include <span>
