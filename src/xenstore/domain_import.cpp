@@ -90,6 +90,9 @@ class Staging {
       events.push_back(Event{n.path, false, std::move(perms), std::nullopt});
       ++st.nodes;
     }
+    // Watchers here hear about the new nodes; the domain's own connections,
+    // added next, do not: for them nothing changed.
+    d.fire(events);
     for (auto& sc : conns_) {
       auto c = std::make_unique<Connection>();
       c->id = d.next_conn_id++;
@@ -116,7 +119,6 @@ class Staging {
       if (!ref.in.empty() && !d.input_paused(ref) && !d.process_input(ref)) ref.closing = true;
       ++st.connections;
     }
-    d.fire(events);
     return st;
   }
 

@@ -194,6 +194,14 @@ void Server::deliver() {
     if (it == daemon_.conns.end()) continue;
     Connection& c = *it->second;
     if (!c.closing) flush(c);
+    // Writing may have lifted a pause (output or outstanding-reply limits):
+    // requests already buffered go on now, not when the client next sends.
+    while (!c.closing && !c.in.empty() && !daemon_.input_paused(c)) {
+      std::size_t before = c.in.size();
+      if (!daemon_.process_input(c)) c.closing = true;
+      if (!c.closing) flush(c);
+      if (c.in.size() == before) break;  // only a partial request is left
+    }
     if (c.closing)
       drop(c);  // RELEASE, dropped, EOF
     else

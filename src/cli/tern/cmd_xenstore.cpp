@@ -92,11 +92,12 @@ void add_xenstore(CLI::App& app, Context& ctx) {
   static std::string socket, file;
   static std::uint32_t domid = 0;
   static std::optional<std::uint32_t> new_domid;
-  xs->add_option("--socket", socket, "the daemon's socket (default: $XENSTORED_PATH, $XENSTORED_RUNDIR/socket)");
+  const char* socket_help = "the daemon's socket (default: $XENSTORED_PATH, else $XENSTORED_RUNDIR/socket)";
 
   auto* ex = xs->add_subcommand("export", "write a domain's nodes, watches, transactions, connections and quotas");
   ex->add_option("DOMID", domid, "the domain")->required();
   ex->add_option("FILE", file, "image to write (xenstore image, see docs/FORMAT-xenstore.md)")->required();
+  ex->add_option("--socket", socket, socket_help);
   ex->callback([&ctx] {
     run(ctx, socket, {"export-domain", std::to_string(domid), std::filesystem::absolute(file).string()});
   });
@@ -104,6 +105,7 @@ void add_xenstore(CLI::App& app, Context& ctx) {
   auto* im = xs->add_subcommand("import", "add an exported domain to the daemon (before it is introduced)");
   im->add_option("FILE", file, "image written by tern xenstore export")->required();
   im->add_option("--domid", new_domid, "import under this domid (paths and permissions follow)");
+  im->add_option("--socket", socket, socket_help);
   im->callback([&ctx] {
     std::vector<std::string> args{"import-domain", std::filesystem::absolute(file).string()};
     if (new_domid) args.push_back(std::to_string(*new_domid));
