@@ -12,15 +12,21 @@
 //   - counts watch events: at the end each must have seen one event per
 //     change it made (plus the initial one), no more, no less.
 // It also records when every reply arrives: the longest time no connection
-// got any reply ("max_gap_ms") is the downtime clients saw.
+// got any reply ("max_gap_ms") is the downtime clients saw. With --run CMD
+// (e.g. a xenstore-control live-update) it runs CMD after --run-after
+// seconds, stops half a second after CMD ends, and reports the longest gap
+// that overlapped CMD's run ("update_gap_ms"), which leaves out stalls the
+// machine causes at other times.
 //
 //   xs_lu_load SOCKET CONNECTIONS SECONDS [--depth D] [--transactions] [--stop-file F]
+//              [--run CMD [--run-after S]]
 // Prints one JSON object; exits 1 if any check failed.
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -192,7 +198,7 @@ int main(int argc, char** argv) {
   if (argc < 4) {
     std::fprintf(stderr,
                  "usage: xs_lu_load SOCKET CONNECTIONS SECONDS [--depth D] [--transactions] "
-                 "[--stop-file F]\n");
+                 "[--stop-file F] [--run CMD [--run-after S]]\n");
     return 2;
   }
   const char* path = argv[1];
@@ -200,7 +206,8 @@ int main(int argc, char** argv) {
   double seconds = std::atof(argv[3]);
   std::size_t depth = 2;
   bool transactions = false;
-  std::string stop_file;
+  std::string stop_file, run_cmd;
+  double run_after = 1.0;
   for (int i = 4; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--depth" && i + 1 < argc)
@@ -209,6 +216,10 @@ int main(int argc, char** argv) {
       transactions = true;
     else if (a == "--stop-file" && i + 1 < argc)
       stop_file = argv[++i];
+    else if (a == "--run" && i + 1 < argc)
+      run_cmd = argv[++i];
+    else if (a == "--run-after" && i + 1 < argc)
+      run_after = std::atof(argv[++i]);
   }
   Stats st;
   std::vector<Conn> conns(static_cast<std::size_t>(nconn));
@@ -231,8 +242,33 @@ int main(int argc, char** argv) {
   bool stopping = false;
   std::vector<epoll_event> evs(256);
   const double tx_hold_s = 0.7;
+  // --run: the command (a live update) and when it ran, to tell the gap it
+  // caused from gaps the machine causes at other times.
+  pid_t run_pid = -1;
+  int run_status = -1;
+  Clock::time_point run_start = Clock::time_point::max(), run_end = Clock::time_point::max();
+  double update_gap_ms = 0;
   for (;;) {
     auto now = Clock::now();
+    if (!run_cmd.empty() && run_pid < 0 && run_status < 0 &&
+        now >= t0 + std::chrono::duration_cast<Clock::duration>(
+                        std::chrono::duration<double>(run_after))) {
+      run_start = Clock::now();
+      run_pid = ::fork();
+      if (run_pid == 0) {
+        ::execl("/bin/sh", "sh", "-c", run_cmd.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+      }
+    }
+    if (run_pid > 0) {
+      int status = 0;
+      if (::waitpid(run_pid, &status, WNOHANG) == run_pid) {
+        run_end = Clock::now();
+        run_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+        run_pid = -1;
+        deadline = std::min(deadline, run_end + std::chrono::milliseconds(500));
+      }
+    }
     if (!stopping &&
         (now >= deadline || (!stop_file.empty() && ::access(stop_file.c_str(), F_OK) == 0))) {
       stopping = true;
@@ -283,6 +319,7 @@ int main(int argc, char** argv) {
                   std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch())
                       .count();
             }
+            if (t > run_start && last_any < run_end) update_gap_ms = std::max(update_gap_ms, gap);
             if (c.seen_reply)
               st.max_conn_gap_ms =
                   std::max(st.max_conn_gap_ms,
@@ -312,13 +349,19 @@ int main(int argc, char** argv) {
   std::string err;
   for (char ch : st.first_error) err += (ch == '"' || ch == '\\') ? ' ' : (ch < 0x20 ? '.' : ch);
   std::printf(
-      "{\"connections\": %d, \"seconds\": %.2f, \"replies\": %llu, \"max_gap_ms\": %.3f, "
+      "{\"connections\": %d, \"seconds\": %.2f, \"replies\": %llu, \"run_exit\": %d, \"run_ms\": "
+      "%.1f, "
+      "\"update_gap_ms\": %.3f, \"max_gap_ms\": %.3f, "
       "\"max_gap_end_monotonic_us\": %lld, \"max_connection_gap_ms\": %.3f, \"commits\": %llu, "
       "\"unanswered\": %llu, \"connections_with_wrong_events\": "
       "%llu, \"errors\": %llu, \"first_error\": \"%s\"}\n",
-      nconn, elapsed, static_cast<unsigned long long>(st.replies), st.max_gap_ms, st.gap_end_us,
-      st.max_conn_gap_ms, static_cast<unsigned long long>(st.commits),
-      static_cast<unsigned long long>(lost), static_cast<unsigned long long>(ev_bad),
-      static_cast<unsigned long long>(st.errors), err.c_str());
+      nconn, elapsed, static_cast<unsigned long long>(st.replies), run_status,
+      run_end == Clock::time_point::max()
+          ? 0.0
+          : std::chrono::duration<double, std::milli>(run_end - run_start).count(),
+      update_gap_ms, st.max_gap_ms, st.gap_end_us, st.max_conn_gap_ms,
+      static_cast<unsigned long long>(st.commits), static_cast<unsigned long long>(lost),
+      static_cast<unsigned long long>(ev_bad), static_cast<unsigned long long>(st.errors),
+      err.c_str());
   return st.errors ? 1 : 0;
 }

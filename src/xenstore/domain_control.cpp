@@ -21,8 +21,8 @@ Reply text(std::string s) {
 }
 
 std::string stats(const TransferStats& st) {
-  return fmt::format("OK {} nodes, {} connections, {} watches, {} transactions", st.nodes, st.connections,
-                     st.watches, st.transactions);
+  return fmt::format("OK {} nodes, {} connections, {} watches, {} transactions", st.nodes,
+                     st.connections, st.watches, st.transactions);
 }
 
 Reply export_cmd(Daemon& d, std::span<const std::string_view> args) {
@@ -30,19 +30,22 @@ Reply export_cmd(Daemon& d, std::span<const std::string_view> args) {
   auto domid = parse_domid(args[0]);
   if (!domid) return text(fmt::format("export-domain: bad domid \"{}\"", args[0]));
   std::string file(args[1]);
-  if (file.empty() || file[0] != '/') return text(fmt::format("export-domain: FILE must be absolute: {}", file));
+  if (file.empty() || file[0] != '/')
+    return text(fmt::format("export-domain: FILE must be absolute: {}", file));
   auto sink = io::AtomicFileSink::create(file);
   if (!sink) return text(fmt::format("export-domain: {}", sink.error().message()));
   auto st = export_domain(d, *domid, **sink);
   if (!st) return text(fmt::format("export-domain: {}", st.error().message()));
-  if (auto ok = (*sink)->commit(); !ok) return text(fmt::format("export-domain: {}", ok.error().message()));
+  if (auto ok = (*sink)->commit(); !ok)
+    return text(fmt::format("export-domain: {}", ok.error().message()));
   return text(stats(*st));
 }
 
 Reply import_cmd(Daemon& d, std::span<const std::string_view> args) {
   if (args.empty() || args.size() > 2) return text("usage: import-domain FILE [NEWDOMID]");
   std::string file(args[0]);
-  if (file.empty() || file[0] != '/') return text(fmt::format("import-domain: FILE must be absolute: {}", file));
+  if (file.empty() || file[0] != '/')
+    return text(fmt::format("import-domain: FILE must be absolute: {}", file));
   std::optional<std::uint32_t> to;
   if (args.size() == 2) {
     auto v = parse_domid(args[1]);
@@ -88,8 +91,8 @@ void install_domain_transfer(Daemon& d) {
   d.control_handlers["import-domain"] = [&d](Connection&, std::span<const std::string_view> args) {
     return std::optional<Reply>(import_cmd(d, args));
   };
-  d.control_handlers["tern-as-domain"] = [&d](Connection& c,
-                                              std::span<const std::string_view> args) -> std::optional<Reply> {
+  d.control_handlers["tern-as-domain"] =
+      [&d](Connection& c, std::span<const std::string_view> args) -> std::optional<Reply> {
     if (args.size() != 1) return std::nullopt;  // the built-in command answers
     auto domid = parse_domid(args[0]);
     if (!domid) return std::nullopt;

@@ -19,11 +19,15 @@ Expected<TransferStats> export_domain(const Daemon& d, std::uint32_t domid, Byte
   const std::string home = domain_path(domid);
   auto dom = d.domains.find(domid);
   if (dom == d.domains.end() && d.store.lookup(home) == nullptr)
-    return make_error(Errc::usage, "domain {} is not known to this daemon (no domain record, no {})", domid, home);
+    return make_error(Errc::usage,
+                      "domain {} is not known to this daemon (no domain record, no {})", domid,
+                      home);
   StateWriter w(sink);
   TransferStats st;
   TERN_TRY(w.header());
-  TERN_TRY(w.domain(dom != d.domains.end() ? dom->second : Domain{domid, false, 0, 0, 0, std::nullopt, std::nullopt},
+  TERN_TRY(w.domain(dom != d.domains.end()
+                        ? dom->second
+                        : Domain{domid, false, 0, 0, 0, std::nullopt, std::nullopt},
                     domid));
   std::vector<std::pair<const Connection*, ConnectionWriteOptions>> conns;
   std::uint32_t next_id = 1;

@@ -23,8 +23,9 @@ std::string_view text(Bytes b) { return {reinterpret_cast<const char*>(b.data())
 
 template <typename... Args>
 std::unexpected<Error> bad(const Record& r, fmt::format_string<Args...> f, Args&&... args) {
-  return make_error(Errc::invalid, "domain import: offset {}: record #{} ({}): {}", r.offset, r.index,
-                    img::record_type_name(r.type), fmt::format(f, std::forward<Args>(args)...));
+  return make_error(Errc::invalid, "domain import: offset {}: record #{} ({}): {}", r.offset,
+                    r.index, img::record_type_name(r.type),
+                    fmt::format(f, std::forward<Args>(args)...));
 }
 
 // The image, read completely and renamed, before anything touches the daemon.
@@ -37,28 +38,34 @@ class Staging {
     TERN_TRY(img::read_image(src, [&](const Record& r) {
       return std::visit([&](const auto& body) { return on(r, body); }, r.body);
     }));
-    if (!old_) return make_error(Errc::invalid, "domain import: the image has no DOMAIN_DATA record");
+    if (!old_)
+      return make_error(Errc::invalid, "domain import: the image has no DOMAIN_DATA record");
     return {};
   }
 
   Expected<void> check() const {
     std::uint32_t domid = to_;
     if (auto it = d_.domains.find(domid); it != d_.domains.end() && it->second.introduced)
-      return make_error(Errc::usage, "domain import: domain {} is already introduced here (import before INTRODUCE)",
-                        domid);
+      return make_error(
+          Errc::usage,
+          "domain import: domain {} is already introduced here (import before INTRODUCE)", domid);
     if (d_.store.lookup(domain_path(domid)) != nullptr)
       return make_error(Errc::usage, "domain import: {} already exists here", domain_path(domid));
     for (const auto& [id, c] : d_.conns)
       if (!c->who.privileged && c->who.domid == domid && !c->closing)
-        return make_error(Errc::usage, "domain import: connection {} already acts as domain {}", id, domid);
+        return make_error(Errc::usage, "domain import: connection {} already acts as domain {}", id,
+                          domid);
     std::set<std::string_view> staged;
     for (const auto& n : nodes_) {
       if (d_.store.lookup(n.path) != nullptr)
-        return make_error(Errc::usage, "domain import: node {} already exists here (nothing is overwritten)", n.path);
+        return make_error(Errc::usage,
+                          "domain import: node {} already exists here (nothing is overwritten)",
+                          n.path);
       std::string_view parent = parent_path(n.path);
       if (!staged.contains(parent) && d_.store.lookup(parent) == nullptr)
-        return make_error(Errc::usage, "domain import: the parent of {} exists neither here nor earlier in the image",
-                          n.path);
+        return make_error(
+            Errc::usage,
+            "domain import: the parent of {} exists neither here nor earlier in the image", n.path);
       staged.insert(n.path);
     }
     return {};
@@ -104,7 +111,8 @@ class Staging {
       for (auto& w : sc.watches) {
         auto canon = canonical_path(w.given, to_, true, 0);
         if (!canon) continue;  // checked when read
-        c->watches.push_back(Watch{std::move(w.given), std::move(*canon), std::move(w.token), w.depth});
+        c->watches.push_back(
+            Watch{std::move(w.given), std::move(*canon), std::move(w.token), w.depth});
         ++st.watches;
       }
       std::uint64_t limit = dom.quota ? dom.quota->transaction_nodes : d.quota.transaction_nodes;
@@ -185,7 +193,8 @@ class Staging {
   }
   Expected<void> on(const Record& r, const img::TernDomainData& t) {
     TERN_TRY(need_domain(r));
-    if (t.domid != *old_) return bad(r, "TERN_DATA for domain {}, not the exported domain {}", t.domid, *old_);
+    if (t.domid != *old_)
+      return bad(r, "TERN_DATA for domain {}, not the exported domain {}", t.domid, *old_);
     if (t.flags & img::kTernDomHasTarget) target_ = t.target;
     return {};
   }
@@ -199,7 +208,8 @@ class Staging {
     StagedConn c;
     c.image_id = cd.conn_id;
     c.in = std::string(whole_requests(text(cd.in_data)));
-    std::string_view out = text(cd.out_data).substr(cd.out_resp_len);  // a half-sent message stays behind
+    std::string_view out =
+        text(cd.out_data).substr(cd.out_resp_len);  // a half-sent message stays behind
     Connection probe;
     if (auto ok = restore_output(probe, out, 0); !ok) return bad(r, "{}", ok.error().message());
     c.out = std::string(out);
@@ -210,7 +220,8 @@ class Staging {
     TERN_TRY_ASSIGN(StagedConn * c, conn(r, t.conn_id));
     if ((t.flags & img::kTernConnPrivileged) || t.domid != *old_)
       return bad(r, "connection {} acts as {} domain {}, not as the exported domain {}", t.conn_id,
-                 (t.flags & img::kTernConnPrivileged) ? "privileged" : "unprivileged", t.domid, *old_);
+                 (t.flags & img::kTernConnPrivileged) ? "privileged" : "unprivileged", t.domid,
+                 *old_);
     c->next_tx_id = t.next_tx_id;
     return {};
   }
@@ -218,7 +229,8 @@ class Staging {
     TERN_TRY_ASSIGN(StagedConn * c, conn(r, w.conn_id));
     bool absolute = !w.path.empty() && w.path.front() == '/';
     std::string given = absolute ? map_path(w.path) : std::string(w.path);
-    if (!canonical_path(given, to_, true, 0)) return bad(r, "watch path \"{}\" is not valid", w.path);
+    if (!canonical_path(given, to_, true, 0))
+      return bad(r, "watch path \"{}\" is not valid", w.path);
     std::optional<std::uint32_t> depth;
     if (w.depth && *w.depth != img::kWatchDepthUnlimited) depth = *w.depth;
     c->watches.push_back(StagedWatch{std::move(given), std::string(w.token), depth});
@@ -232,7 +244,8 @@ class Staging {
   Expected<void> on(const Record& r, const img::TernTransactionData& t) {
     TERN_TRY_ASSIGN(StagedConn * c, conn(r, t.conn_id));
     c->txns.at(t.tx_id).take(
-        t, [&](std::string_view p) { return map_path(p); }, [&](std::uint32_t d) { return map_domid(d); });
+        t, [&](std::string_view p) { return map_path(p); },
+        [&](std::uint32_t d) { return map_domid(d); });
     return {};
   }
   Expected<void> on(const Record& r, const img::NodeData& n) {
@@ -268,7 +281,8 @@ class Staging {
 
 }  // namespace
 
-Expected<TransferStats> import_domain(Daemon& d, Bytes image, std::optional<std::uint32_t> new_domid) {
+Expected<TransferStats> import_domain(Daemon& d, Bytes image,
+                                      std::optional<std::uint32_t> new_domid) {
   Staging s(d, new_domid);
   TERN_TRY(s.read(image));
   TERN_TRY(s.check());

@@ -35,7 +35,8 @@ struct TransferStats {
 
 Expected<TransferStats> export_domain(const Daemon& d, std::uint32_t domid, ByteSink& sink);
 
-Expected<TransferStats> import_domain(Daemon& d, Bytes image, std::optional<std::uint32_t> new_domid);
+Expected<TransferStats> import_domain(Daemon& d, Bytes image,
+                                      std::optional<std::uint32_t> new_domid);
 
 // Registers CONTROL export-domain DOMID FILE, import-domain FILE [NEWDOMID],
 // and the take-over of parked connections by tern-as-domain.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,8 +73,10 @@ std::vector<std::string> without_live_update_args(const std::vector<std::string>
   std::vector<std::string> out;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "-U" || a == "--live-update" || a.starts_with("--live-update-failed=")) continue;
-    if (a == "--live-update-failed") {
+    if (a == "-U" || a == "--live-update" || a.starts_with("--live-update-failed=") ||
+        a.starts_with("--live-update-pipe="))
+      continue;
+    if (a == "--live-update-failed" || a == "--live-update-pipe") {
       ++i;  // and its value
       continue;
     }
@@ -219,7 +222,9 @@ LiveUpdate::Reply LiveUpdate::start_check() {
   pid_t pid = ::fork();
   if (pid < 0) return with_nul(fmt::format("live-update: fork: {}", std::strerror(errno)));
   if (pid == 0) {
-    // Child: the parent's state, frozen at the fork. Never returns.
+    // Child: the parent's state, frozen at the fork. Never returns. It runs
+    // at the lowest priority: the daemon keeps serving meanwhile.
+    (void)::setpriority(PRIO_PROCESS, 0, 19);
     int logfd = open_for_write(log);
     auto say = [&](const std::string& s) {
       if (logfd >= 0) (void)!::write(logfd, s.data(), s.size());
@@ -295,6 +300,38 @@ void LiveUpdate::poll_check() {
   log::warn("{}", check_error_);
 }
 
+namespace {
+
+// Writes every part to two descriptors (the pipe the new process restores
+// from, and RUNDIR/state_dump); keeps going on the other if one fails.
+class TeeSink final : public ByteSink {
+ public:
+  TeeSink(int pipe_fd, int file_fd) : pipe_(pipe_fd), file_(file_fd), file_ok_(file_fd >= 0) {}
+  Expected<void> write_gather(std::span<const Bytes> parts) override {
+    if (pipe_ok_ && !pipe_.write_gather(parts)) pipe_ok_ = false;
+    if (file_ok_ && !file_.write_gather(parts)) file_ok_ = false;
+    if (!pipe_ok_ && !file_ok_)
+      return make_error(Errc::io, "neither the new process nor {} takes the image", kStateDumpName);
+    return {};
+  }
+  [[nodiscard]] std::uint64_t bytes_written() const override {
+    return std::max(pipe_.bytes_written(), file_.bytes_written());
+  }
+  [[nodiscard]] bool file_ok() const { return file_ok_; }
+
+ private:
+  io::FdSink pipe_, file_;
+  bool pipe_ok_ = true, file_ok_;
+};
+
+}  // namespace
+
+// The state goes to the new process through a pipe, written by a child
+// forked at this instant (its memory is the state, frozen), while this
+// process execs the new binary at once: the new process starts up and
+// restores while the image is being written, instead of after. The child
+// also writes RUNDIR/state_dump (Xen's name), which a new process that must
+// give up hands back to this binary.
 void LiveUpdate::exec_now(std::uint64_t conn, std::uint64_t reply_at) {
   auto it = d_.conns.find(conn);
   if (it == d_.conns.end() || it->second->closing) {
@@ -303,21 +340,9 @@ void LiveUpdate::exec_now(std::uint64_t conn, std::uint64_t reply_at) {
     return;
   }
   Connection& c = *it->second;
-  auto t0 = std::chrono::steady_clock::now();
   std::string image = path(kStateDumpName);
-  int fd = open_for_write(image);
-  if (fd < 0)
-    return fail_exec(c, reply_at, fmt::format("cannot create {}: {}", image, std::strerror(errno)));
-  io::FdSink sink(fd);
-  auto st = dump_state(d_, sink, DumpOptions{setup_.listen_fd, conn, reply_at});
-  ::close(fd);
-  if (!st) {
-    ::unlink(image.c_str());
-    return fail_exec(c, reply_at, fmt::format("cannot write {}: {}", image, st.error().message()));
-  }
   // The command line the new process gets, and the one it returns to if it
   // cannot take the image (state_dump.fallback, NUL-separated).
-  std::vector<std::string> args = new_args();
   {
     std::string fb = setup_.self_binary;
     fb.push_back('\0');
@@ -331,29 +356,97 @@ void LiveUpdate::exec_now(std::uint64_t conn, std::uint64_t reply_at) {
       ::close(ffd);
     }
   }
+  if (!setup_.overlap) return exec_after_dump(c, reply_at, image);
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0)
+    return fail_exec(c, reply_at, fmt::format("pipe: {}", std::strerror(errno)));
+  (void)::fcntl(p[1], F_SETPIPE_SZ, 1 << 20);  // fewer round trips; the default works too
+  auto t0 = std::chrono::steady_clock::now();
+  pid_t writer = ::fork();
+  if (writer < 0) {
+    int err = errno;
+    ::close(p[0]);
+    ::close(p[1]);
+    return fail_exec(c, reply_at, fmt::format("fork: {}", std::strerror(err)));
+  }
+  if (writer == 0) {
+    ::close(p[0]);
+    int fd = open_for_write(image);
+    TeeSink sink(p[1], fd);
+    auto st = dump_state(d_, sink, DumpOptions{setup_.listen_fd, conn, reply_at});
+    if (st)
+      log::info("live update: {} nodes, {} connections, {} bytes written in {} us", st->nodes,
+                st->connections, st->bytes,
+                std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - t0)
+                    .count());
+    else
+      log::error("live update: writing the image: {}", st.error().message());
+    ::_exit(!st ? 3 : sink.file_ok() ? 0 : 4);
+  }
+  ::close(p[1]);
   std::vector<std::string> argv_s{binary_};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  for (auto& a : new_args()) argv_s.push_back(a);
   argv_s.push_back("-U");
+  argv_s.push_back("--live-update-pipe");
+  argv_s.push_back(fmt::format("{},{},{}", p[0], writer, d_.store.node_count()));
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  std::vector<int> fds{p[0]};
+  if (setup_.listen_fd >= 0) fds.push_back(setup_.listen_fd);
+  for (const auto& [id, cp] : d_.conns)
+    if (!cp->closing && cp->transport && cp->transport->fd() >= 0)
+      fds.push_back(cp->transport->fd());
+  for (int f : fds) set_cloexec(f, false);
+  log::debug("live update: exec {} at monotonic {} us", binary_,
+             std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count());
+  std::fflush(nullptr);
+  ::execv(binary_.c_str(), argv.data());
+  int err = errno;
+  ::kill(writer, SIGKILL);
+  ::waitpid(writer, nullptr, 0);
+  ::close(p[0]);
+  for (int f : fds) set_cloexec(f, true);
+  ::unlink(image.c_str());
+  ::unlink(path(kFallbackArgsName).c_str());
+  fail_exec(c, reply_at, fmt::format("exec {}: {}", binary_, std::strerror(err)));
+}
+
+// Xen's way: the image is written to state_dump, then the new binary runs
+// and reads it.
+void LiveUpdate::exec_after_dump(Connection& c, std::uint64_t reply_at, const std::string& image) {
+  auto t0 = std::chrono::steady_clock::now();
+  int fd = open_for_write(image);
+  if (fd < 0)
+    return fail_exec(c, reply_at, fmt::format("cannot create {}: {}", image, std::strerror(errno)));
+  io::FdSink sink(fd);
+  auto st = dump_state(d_, sink, DumpOptions{setup_.listen_fd, c.id, reply_at});
+  ::close(fd);
+  if (!st) {
+    ::unlink(image.c_str());
+    return fail_exec(c, reply_at, fmt::format("cannot write {}: {}", image, st.error().message()));
+  }
+  log::info(
+      "live update: {} nodes, {} connections, {} bytes written in {} us", st->nodes,
+      st->connections, st->bytes,
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+  std::vector<std::string> argv_s{binary_};
+  for (auto& a : new_args()) argv_s.push_back(a);
+  argv_s.push_back("-U");
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
   std::vector<int> fds;
   if (setup_.listen_fd >= 0) fds.push_back(setup_.listen_fd);
   for (const auto& [id, cp] : d_.conns)
     if (!cp->closing && cp->transport && cp->transport->fd() >= 0)
       fds.push_back(cp->transport->fd());
   for (int f : fds) set_cloexec(f, false);
-  log::info(
-      "live update: {} nodes, {} connections, {} bytes written in {} us; exec {}", st->nodes,
-      st->connections, st->bytes,
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-          .count(),
-      binary_);
-  log::debug("live update: exec at monotonic {} us",
-             std::chrono::duration_cast<std::chrono::microseconds>(
-                 std::chrono::steady_clock::now().time_since_epoch())
-                 .count());
   std::fflush(nullptr);
   ::execv(binary_.c_str(), argv.data());
   int err = errno;

@@ -38,6 +38,11 @@ struct LiveUpdateSetup {
   std::vector<std::string> args;  // this daemon's options, reused when no -c is given
   int listen_fd = -1;             // the listening socket handed to the new process
   std::string self_binary;        // this daemon's binary: where a failed new process returns
+  // How the image reaches the new process: as Xen's daemon does, written to
+  // state_dump first and read from there (default); or through a pipe,
+  // written by a child while the new process starts and restores (it also
+  // writes state_dump), which overlaps the two when cores are free.
+  bool overlap = false;
 };
 
 // File names inside the run directory (state_dump as Xen's daemon names it).
@@ -64,6 +69,7 @@ class LiveUpdate {
   void poll_check();
   void reset();
   void exec_now(std::uint64_t conn, std::uint64_t reply_at);
+  void exec_after_dump(Connection& c, std::uint64_t reply_at, const std::string& image);
   void fail_exec(Connection& c, std::uint64_t reply_at, const std::string& why);
   [[nodiscard]] std::string path(std::string_view name) const;
   // The new process's options: -c's, else this daemon's (without -U).
@@ -81,7 +87,7 @@ class LiveUpdate {
 };
 
 // A daemon's options without those of the live update that started it
-// (-U, --live-update-failed REASON).
+// (-U, --live-update-pipe FD,PID,NODES, --live-update-failed REASON).
 std::vector<std::string> without_live_update_args(const std::vector<std::string>& args);
 
 // Splits a -c command line at whitespace (as Xen's daemon does).

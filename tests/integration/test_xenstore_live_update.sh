@@ -3,7 +3,8 @@
 # clients holding a watch, open transactions, a half-sent request and
 # hundreds of unread replies across each update (xs_lu_session.py):
 #   - updates succeed in the same process; everything survives; the image is removed;
-#   - -c CMDLINE gives the new process its options;
+#   - -c CMDLINE gives the new process its options; both ways of handing the
+#     state over (state_dump file, and pipe while the new binary starts) work;
 #   - a missing binary, a binary that fails or does not confirm the image, a
 #     corrupt image, an image version the binary does not read, an exec that
 #     fails, and a new process that refuses its command line all leave the
@@ -48,9 +49,12 @@ for _ in 1 2 3; do
     "$(tr '\0' ' ' </proc/"$pid"/cmdline | grep -q -- ' -U' && echo yes)"
   after "update $k"
 done
-update -c "-N -F $XS_DIR/pid -E 4321" "$TERN_XENSTORED"
+# From here on the state goes through a pipe while the new binary starts
+# (--live-update-transfer pipe); the failures below are tested that way.
+update -c "-N -F $XS_DIR/pid -E 4321 --live-update-transfer pipe" "$TERN_XENSTORED"
 expect "update with -c succeeds" "0" "$RC"
 expect "-c options reach the new process" "yes" "$(tr '\0' ' ' </proc/"$pid"/cmdline | grep -q -- '-E 4321' && echo yes)"
+expect "the state came through a pipe" "yes" "$(tr '\0' ' ' </proc/"$pid"/cmdline | grep -q -- '--live-update-pipe' && echo yes)"
 expect "-c quota option wins over the image" "4321" "$(xs xenstore-control quota | awk '$1 == "nodes" {print $3}')"
 after "update with -c"
 

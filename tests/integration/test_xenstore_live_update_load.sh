@@ -11,7 +11,7 @@ load="$TERN_BUILD_DIR/bin/xs_lu_load"
 fill="$TERN_BUILD_DIR/bin/xs_load"
 [ -x "$load" ] && [ -x "$fill" ] || { echo "SKIP: bench/xs_lu_load or xs_load not built"; exit 77; }
 
-xs_start
+xs_start --live-update-transfer "${XS_LU_TRANSFER:-pipe}"  # the file way is the default; test the other here
 pid="$XS_PID"
 "$fill" "$XENSTORED_PATH" fill 5000 || { echo "FAIL: fill"; exit 1; }
 "$load" "$XENSTORED_PATH" 8 60 --transactions --stop-file "$XS_DIR/stop" >"$XS_DIR/load.json" 2>&1 &

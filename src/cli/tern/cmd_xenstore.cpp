@@ -31,7 +31,8 @@ std::string default_socket() {
 }
 
 // Sends one CONTROL request and returns the reply's text.
-Expected<std::string> control(const std::string& socket_path, const std::vector<std::string>& args) {
+Expected<std::string> control(const std::string& socket_path,
+                              const std::vector<std::string>& args) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return errno_error("socket", errno);
   sockaddr_un addr{};
@@ -46,7 +47,8 @@ Expected<std::string> control(const std::string& socket_path, const std::vector<
     payload += a;
     payload.push_back('\0');
   }
-  if (payload.size() > xs::kPayloadMax) return make_error(Errc::usage, "request longer than {} bytes", xs::kPayloadMax);
+  if (payload.size() > xs::kPayloadMax)
+    return make_error(Errc::usage, "request longer than {} bytes", xs::kPayloadMax);
   std::string msg;
   xs::append_message(msg, static_cast<std::uint32_t>(xs::Type::control), 1, 0, payload);
   for (std::size_t off = 0; off < msg.size();) {
@@ -57,7 +59,8 @@ Expected<std::string> control(const std::string& socket_path, const std::vector<
   std::string in;
   for (;;) {
     if (in.size() >= xs::kHeaderSize) {
-      auto h = xs::decode_header(std::span(reinterpret_cast<const std::uint8_t*>(in.data()), in.size()));
+      auto h =
+          xs::decode_header(std::span(reinterpret_cast<const std::uint8_t*>(in.data()), in.size()));
       if (h && in.size() >= xs::kHeaderSize + h->len) {
         std::string body = in.substr(xs::kHeaderSize, h->len);
         while (!body.empty() && body.back() == '\0') body.pop_back();
@@ -87,22 +90,28 @@ int run(Context& ctx, const std::string& socket, const std::vector<std::string>&
 }  // namespace
 
 void add_xenstore(CLI::App& app, Context& ctx) {
-  auto* xs = app.add_subcommand("xenstore", "one domain's xenstore state, out of and into a running tern-xenstored");
+  auto* xs = app.add_subcommand(
+      "xenstore", "one domain's xenstore state, out of and into a running tern-xenstored");
   xs->require_subcommand(1);
   static std::string socket, file;
   static std::uint32_t domid = 0;
   static std::optional<std::uint32_t> new_domid;
-  const char* socket_help = "the daemon's socket (default: $XENSTORED_PATH, else $XENSTORED_RUNDIR/socket)";
+  const char* socket_help =
+      "the daemon's socket (default: $XENSTORED_PATH, else $XENSTORED_RUNDIR/socket)";
 
-  auto* ex = xs->add_subcommand("export", "write a domain's nodes, watches, transactions, connections and quotas");
+  auto* ex = xs->add_subcommand(
+      "export", "write a domain's nodes, watches, transactions, connections and quotas");
   ex->add_option("DOMID", domid, "the domain")->required();
-  ex->add_option("FILE", file, "image to write (xenstore image, see docs/FORMAT-xenstore.md)")->required();
+  ex->add_option("FILE", file, "image to write (xenstore image, see docs/FORMAT-xenstore.md)")
+      ->required();
   ex->add_option("--socket", socket, socket_help);
   ex->callback([&ctx] {
-    run(ctx, socket, {"export-domain", std::to_string(domid), std::filesystem::absolute(file).string()});
+    run(ctx, socket,
+        {"export-domain", std::to_string(domid), std::filesystem::absolute(file).string()});
   });
 
-  auto* im = xs->add_subcommand("import", "add an exported domain to the daemon (before it is introduced)");
+  auto* im = xs->add_subcommand("import",
+                                "add an exported domain to the daemon (before it is introduced)");
   im->add_option("FILE", file, "image written by tern xenstore export")->required();
   im->add_option("--domid", new_domid, "import under this domid (paths and permissions follow)");
   im->add_option("--socket", socket, socket_help);

@@ -124,7 +124,8 @@ TEST_F(Transfer, ImportUnderANewDomidAndTakeTheConnectionOver) {
   EXPECT_EQ(value(dst_, "/local/domain/7/device/vif/0/state"), "4");
   EXPECT_EQ(value(dst_, "/local/domain/5/device/vif/0/state"), "<absent>");
   EXPECT_EQ(dst_.store.lookup("/local/domain/7")->perms.owner(), 7u);
-  EXPECT_EQ(dst_.store.lookup("/vm/elsewhere")->perms.owner(), 7u);  // its node elsewhere, owner renamed
+  EXPECT_EQ(dst_.store.lookup("/vm/elsewhere")->perms.owner(),
+            7u);  // its node elsewhere, owner renamed
   EXPECT_EQ(dst_.domains.at(7).features, 1u);
   EXPECT_FALSE(dst_.domains.at(7).introduced);  // the toolstack introduces it
   ASSERT_TRUE(dst_.domains.at(7).quota);
@@ -134,14 +135,16 @@ TEST_F(Transfer, ImportUnderANewDomidAndTakeTheConnectionOver) {
   // A client takes the parked connection over: it is domain 7 now, gets the
   // event it had not taken, and its transaction commits.
   Connection& g = dst_.add_connection(std::make_unique<Null>());
-  append_message(g.in, static_cast<std::uint32_t>(Type::control), 10, 0, args({"tern-as-domain", "7"}));
+  append_message(g.in, static_cast<std::uint32_t>(Type::control), 10, 0,
+                 args({"tern-as-domain", "7"}));
   ASSERT_TRUE(dst_.process_input(g));
   for (auto& w : std::exchange(dst_.deferred, {})) w();
   auto msgs = out(dst_, g);
   ASSERT_GE(msgs.size(), 2u);
   EXPECT_EQ(msgs[0].req, 10u);
   EXPECT_EQ(msgs[1].type, static_cast<std::uint32_t>(Type::watch_event));
-  EXPECT_EQ(msgs[1].payload, std::string("device/vif/0/mac\0rel\0", 21));  // relative, as the guest watched it
+  EXPECT_EQ(msgs[1].payload,
+            std::string("device/vif/0/mac\0rel\0", 21));  // relative, as the guest watched it
   EXPECT_EQ(g.who.domid, 7u);
   EXPECT_FALSE(g.who.privileged);
   EXPECT_EQ(g.watches.size(), 2u);
@@ -171,7 +174,8 @@ TEST_F(Transfer, RefusedImportsChangeNothing) {
   auto before = dst_dump();
   auto again = import_domain(dst_, image_, 7);
   ASSERT_FALSE(again);
-  EXPECT_NE(again.error().message().find("already exists"), std::string::npos) << again.error().message();
+  EXPECT_NE(again.error().message().find("already exists"), std::string::npos)
+      << again.error().message();
   EXPECT_EQ(dst_dump(), before);
   // /vm/elsewhere is there already: a domain 8 import would overwrite it.
   auto clash = import_domain(dst_, image_, 8);
