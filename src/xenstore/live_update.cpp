@@ -340,6 +340,10 @@ void LiveUpdate::exec_now(std::uint64_t conn, std::uint64_t reply_at) {
     return;
   }
   Connection& c = *it->second;
+  log::debug("live update: stopped serving at monotonic {} us",
+             std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count());
   std::string image = path(kStateDumpName);
   // The command line the new process gets, and the one it returns to if it
   // cannot take the image (state_dump.fallback, NUL-separated).
