@@ -3,6 +3,7 @@
 #include "xenstore/domain_transfer.hpp"
 #include "xenstore/path.hpp"
 #include "xenstore/state_writer.hpp"
+#include "xenstore/store_access.hpp"
 
 namespace tern::xs {
 
@@ -18,7 +19,7 @@ bool belongs_to(const Connection& c, std::uint32_t domid) {
 Expected<TransferStats> export_domain(const Daemon& d, std::uint32_t domid, ByteSink& sink) {
   const std::string home = domain_path(domid);
   auto dom = d.domains.find(domid);
-  if (dom == d.domains.end() && d.store.lookup(home) == nullptr)
+  if (dom == d.domains.end() && !node_exists(d.store, home))
     return make_error(Errc::usage,
                       "domain {} is not known to this daemon (no domain record, no {})", domid,
                       home);
@@ -45,19 +46,20 @@ Expected<TransferStats> export_domain(const Daemon& d, std::uint32_t domid, Byte
   }
   // Its home subtree, parents first, then the nodes it owns elsewhere in
   // path order (a parent sorts before its children).
-  TERN_TRY(StateWriter::walk_tree(
-      d.store,
-      [&](std::string_view path, const Node& n) -> Expected<void> {
+  TERN_TRY(visit_subtree(
+      d.store, home,
+      [&](std::string_view path, std::string_view value, const Perms& perms) -> Expected<void> {
         ++st.nodes;
-        return w.node(path, n);
-      },
-      home));
-  std::vector<std::pair<std::string_view, const Node*>> owned;
-  for (const auto& [path, n] : d.store.nodes())
-    if (n.perms.owner() == domid && !is_child(path, home)) owned.emplace_back(path, &n);
+        return w.node(path, value, perms);
+      }));
+  std::vector<std::string> owned;
+  visit_all(d.store, [&](std::string_view path, const Perms& perms) {
+    if (perms.owner() == domid && !is_child(path, home)) owned.emplace_back(path);
+  });
   std::sort(owned.begin(), owned.end());
-  for (const auto& [path, n] : owned) {
-    TERN_TRY(w.node(path, *n));
+  for (const auto& path : owned) {
+    auto n = copy_node(d.store, path);
+    TERN_TRY(w.node(path, n->value, n->perms));
     ++st.nodes;
   }
   for (const auto& [c, o] : conns) TERN_TRY(w.pending_nodes(*c, o));

@@ -11,6 +11,7 @@
 #include "xenstore/domain_transfer.hpp"
 #include "xenstore/image_convert.hpp"
 #include "xenstore/path.hpp"
+#include "xenstore/store_access.hpp"
 #include "xenstore/transaction_restore.hpp"
 
 namespace tern::xs {
@@ -49,7 +50,7 @@ class Staging {
       return make_error(
           Errc::usage,
           "domain import: domain {} is already introduced here (import before INTRODUCE)", domid);
-    if (d_.store.lookup(domain_path(domid)) != nullptr)
+    if (node_exists(d_.store, domain_path(domid)))
       return make_error(Errc::usage, "domain import: {} already exists here", domain_path(domid));
     for (const auto& [id, c] : d_.conns)
       if (!c->who.privileged && c->who.domid == domid && !c->closing)
@@ -57,12 +58,12 @@ class Staging {
                           domid);
     std::set<std::string_view> staged;
     for (const auto& n : nodes_) {
-      if (d_.store.lookup(n.path) != nullptr)
+      if (node_exists(d_.store, n.path))
         return make_error(Errc::usage,
                           "domain import: node {} already exists here (nothing is overwritten)",
                           n.path);
       std::string_view parent = parent_path(n.path);
-      if (!staged.contains(parent) && d_.store.lookup(parent) == nullptr)
+      if (!staged.contains(parent) && !node_exists(d_.store, parent))
         return make_error(
             Errc::usage,
             "domain import: the parent of {} exists neither here nor earlier in the image", n.path);
@@ -82,18 +83,10 @@ class Staging {
     }
     if (target_) dom.target = *target_;
     std::vector<Event> events;
-    std::set<std::string_view> imported;
     for (auto& n : nodes_) {
-      std::string_view parent = parent_path(n.path);
       Perms perms = n.perms;
-      (void)d.store.restore_node(n.path, std::move(n.value), std::move(n.perms));
-      if (!imported.contains(parent)) {
-        // A node that was already there gained a child: a new generation,
-        // so transactions that read it conflict, as after any write.
-        Node copy = *d.store.lookup(parent);
-        (void)d.store.put(parent, std::move(copy));
-      }
-      imported.insert(n.path);
+      (void)add_node_live(d.store, n.path, std::move(n.value),
+                          std::move(n.perms));  // checked above
       events.push_back(Event{n.path, false, std::move(perms), std::nullopt});
       ++st.nodes;
     }

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "xenstore/state_writer.hpp"
+#include "xenstore/store_access.hpp"
 
 namespace tern::xs {
 
@@ -30,10 +31,11 @@ Expected<DumpStats> dump_state(const Daemon& d, ByteSink& sink, const DumpOption
     TERN_TRY(w.connection(*c, co));
     ++st.connections;
   }
-  TERN_TRY(
-      StateWriter::walk_tree(d.store, [&](std::string_view path, const Node& n) -> Expected<void> {
+  TERN_TRY(visit_subtree(
+      d.store, "/",
+      [&](std::string_view path, std::string_view value, const Perms& perms) -> Expected<void> {
         ++st.nodes;
-        return w.node(path, n);
+        return w.node(path, value, perms);
       }));
   for (const auto& [name, perms] : d.special_perms) TERN_TRY(w.special_node(name, perms));
   for (const auto& [id, c] : d.conns) {

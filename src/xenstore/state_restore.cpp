@@ -7,6 +7,7 @@
 #include "stream/xenstore/image_reader.hpp"
 #include "xenstore/image_convert.hpp"
 #include "xenstore/path.hpp"
+#include "xenstore/store_access.hpp"
 #include "xenstore/transaction_restore.hpp"
 
 namespace tern::xs {
@@ -30,9 +31,8 @@ class Restorer {
   Restorer(Daemon& d, const RestoreOptions& o) : d_(d), o_(o) {}
 
   Expected<RestoreResult> run(ByteSource& src) {
-    d_.store.clear();
+    loader_.emplace(d_.store, static_cast<std::size_t>(o_.size_hint / 96));
     d_.domains.clear();
-    if (o_.size_hint) d_.store.reserve(static_cast<std::size_t>(o_.size_hint / 96));
     TERN_TRY(img::read_image(src, [&](const Record& r) { return record(r); }));
     return finish();
   }
@@ -161,16 +161,9 @@ class Restorer {
       return {};
     }
     TERN_TRY(check_path(r, n.path));
-    // Images list nodes depth first, so the parent is almost always on the
-    // path to the previous node: found without a hash lookup.
-    std::string_view parent = n.path == "/" ? std::string_view() : parent_path(n.path);
-    while (!ancestors_.empty() && ancestors_.back().first != parent) ancestors_.pop_back();
-    Node* hint = ancestors_.empty() ? nullptr : ancestors_.back().second;
-    auto added = d_.store.restore_node(n.path, std::string(text(n.value)), std::move(perms), hint);
-    if (added.error != nullptr)
+    if (const char* why = loader_->add(n.path, std::string(text(n.value)), std::move(perms)))
       return bad(r, "node {}: {} (a node's parent must come before it; each path once)", n.path,
-                 added.error);
-    ancestors_.emplace_back(added.key, added.node);
+                 why);
     ++res_.nodes;
     return {};
   }
@@ -187,7 +180,7 @@ class Restorer {
   }
 
   Expected<RestoreResult> finish() {
-    if (d_.store.lookup("/") == nullptr)
+    if (!node_exists(d_.store, "/"))
       return make_error(
           Errc::invalid,
           "xenstore image: no root node \"/\" (a live-update image holds the whole tree)");
@@ -223,7 +216,7 @@ class Restorer {
   RestoreResult res_;
   std::map<std::uint64_t, SavedTransaction> txns_;
   std::set<int> fds_;
-  std::vector<std::pair<std::string_view, Node*>> ancestors_;  // path to the last node restored
+  std::optional<StoreLoader> loader_;
 };
 
 }  // namespace

@@ -163,11 +163,11 @@ Expected<void> StateWriter::transaction(const Connection&, std::uint32_t tx_id,
   return w_.write(td);
 }
 
-Expected<void> StateWriter::node(std::string_view p, const Node& n) {
+Expected<void> StateWriter::node(std::string_view p, std::string_view value, const Perms& perms) {
   perms_.clear();
-  image_perms(n.perms, perms_);
+  image_perms(perms, perms_);
   std::string mapped = path(p);
-  return w_.write(img::NodeData{0, 0, 0, perms_, mapped, bytes_of(n.value)});
+  return w_.write(img::NodeData{0, 0, 0, perms_, mapped, bytes_of(value)});
 }
 
 Expected<void> StateWriter::special_node(std::string_view name, const Perms& perms) {
@@ -213,55 +213,5 @@ Expected<void> StateWriter::pending_nodes(const Connection& c, const ConnectionW
 }
 
 Expected<void> StateWriter::finish() { return w_.finish(); }
-
-Expected<void> StateWriter::walk_tree(
-    const Store& s, const std::function<Expected<void>(std::string_view, const Node&)>& f,
-    std::string_view top) {
-  const Node* root = s.lookup(top);
-  if (root == nullptr) return {};
-  std::string p(top);
-  TERN_TRY(f(p, *root));
-  // Each frame holds a node's children, all looked up at once when the node
-  // is entered: independent hash lookups in a tight loop overlap their cache
-  // misses, which dominate the walk of a large store.
-  struct Frame {
-    std::size_t len;  // length of this node's path
-    std::vector<std::pair<std::string_view, const Node*>> children;
-    std::size_t next = 0;
-  };
-  std::vector<Frame> stack;
-  auto enter = [&](const Node& n) -> Expected<void> {
-    Frame fr{p.size(), {}, 0};
-    std::size_t base = p.size();
-    for_each_child_name(n.children, [&](std::string_view leaf) { fr.children.emplace_back(leaf, nullptr); });
-    for (auto& [leaf, node] : fr.children) {
-      p.resize(base);
-      if (base != 1) p.push_back('/');  // below "/" no separator is added
-      p.append(leaf);
-      node = s.lookup(p);
-      if (node == nullptr)
-        return make_error(Errc::internal, "store: {} is listed by its parent but missing", p);
-    }
-    p.resize(base);
-    stack.push_back(std::move(fr));
-    return {};
-  };
-  TERN_TRY(enter(*root));
-  while (!stack.empty()) {
-    Frame& fr = stack.back();
-    if (fr.next == fr.children.size()) {
-      stack.pop_back();
-      if (!stack.empty()) p.resize(stack.back().len);
-      continue;
-    }
-    auto [leaf, node] = fr.children[fr.next++];
-    p.resize(fr.len);
-    if (fr.len != 1) p.push_back('/');
-    p.append(leaf);
-    TERN_TRY(f(p, *node));
-    if (!node->children.empty()) TERN_TRY(enter(*node));
-  }
-  return {};
-}
 
 }  // namespace tern::xs

@@ -52,20 +52,13 @@ class StateWriter {
   // (TRANSACTION_DATA + TERN_DATA). Their pending nodes come later
   // (pending_nodes), after the committed nodes they may refer to.
   Expected<void> connection(const Connection& c, const ConnectionWriteOptions& o);
-  Expected<void> node(std::string_view path, const Node& n);
+  Expected<void> node(std::string_view path, std::string_view value, const Perms& perms);
   Expected<void> special_node(std::string_view name, const Perms& perms);
   Expected<void> pending_nodes(const Connection& c, const ConnectionWriteOptions& o);
   Expected<void> finish();
 
   [[nodiscard]] std::uint64_t records() const { return w_.records_written(); }
   [[nodiscard]] std::uint64_t bytes() const { return w_.bytes_written(); }
-
-  // Committed nodes of the whole tree, parents first and siblings in their
-  // children order (so a restore rebuilds the same DIRECTORY order), without
-  // per-node allocation. f(path, node) may return an error to stop.
-  static Expected<void> walk_tree(
-      const Store& s, const std::function<Expected<void>(std::string_view, const Node&)>& f,
-      std::string_view top = "/");
 
  private:
   Expected<void> transaction(const Connection& c, std::uint32_t tx_id, const Transaction& t,

@@ -1,6 +1,7 @@
 #include "xenstore/transaction_restore.hpp"
 
 #include "xenstore/path.hpp"
+#include "xenstore/store_access.hpp"
 
 namespace tern::xs {
 
@@ -30,7 +31,7 @@ std::unique_ptr<Transaction> build_transaction(Store& store, std::uint64_t node_
   bool conflicted = s.conflicted;
   std::vector<Node*> guessed;  // nodes whose children the image did not give
   for (auto& pn : s.nodes) {
-    const Node* committed = store.lookup(pn.path);
+    std::optional<Node> committed = copy_node(store, pn.path);
     st.seen.insert_or_assign(pn.path, committed ? committed->gen : 0);
     if (!pn.node) {
       st.overlay.insert_or_assign(pn.path, std::nullopt);
@@ -42,11 +43,11 @@ std::unique_ptr<Transaction> build_transaction(Store& store, std::uint64_t node_
     if (auto it = s.children.find(pn.path); it != s.children.end()) {
       n.children = it->second;
       given = true;
-    } else if (committed != nullptr) {
+    } else if (committed) {
       n.children = committed->children;
     }
     if (!pn.written && !s.has_tern_record &&
-        (committed == nullptr || committed->value != n.value || committed->perms != n.perms))
+        (!committed || committed->value != n.value || committed->perms != n.perms))
       conflicted = true;  // what it read is no longer there
     auto& m = pn.written ? st.overlay : st.snapshot;
     auto [it, _] = m.insert_or_assign(pn.path, std::move(n));

@@ -9,6 +9,7 @@
 #include "xenstore/daemon.hpp"
 #include "xenstore/domain_transfer.hpp"
 #include "xenstore/state_dump.hpp"
+#include "xenstore/store_access.hpp"
 
 namespace tern::xs {
 namespace {
@@ -60,7 +61,7 @@ Reply call(Daemon& d, Connection& c, Type t, std::string_view payload, std::uint
 }
 
 std::string value(Daemon& d, std::string_view path) {
-  const Node* n = d.store.lookup(path);
+  auto n = copy_node(d.store, path);
   return n ? n->value : "<absent>";
 }
 
@@ -123,8 +124,8 @@ TEST_F(Transfer, ImportUnderANewDomidAndTakeTheConnectionOver) {
   ASSERT_TRUE(st) << st.error().message();
   EXPECT_EQ(value(dst_, "/local/domain/7/device/vif/0/state"), "4");
   EXPECT_EQ(value(dst_, "/local/domain/5/device/vif/0/state"), "<absent>");
-  EXPECT_EQ(dst_.store.lookup("/local/domain/7")->perms.owner(), 7u);
-  EXPECT_EQ(dst_.store.lookup("/vm/elsewhere")->perms.owner(),
+  EXPECT_EQ(copy_node(dst_.store, "/local/domain/7")->perms.owner(), 7u);
+  EXPECT_EQ(copy_node(dst_.store, "/vm/elsewhere")->perms.owner(),
             7u);  // its node elsewhere, owner renamed
   EXPECT_EQ(dst_.domains.at(7).features, 1u);
   EXPECT_FALSE(dst_.domains.at(7).introduced);  // the toolstack introduces it
@@ -166,7 +167,7 @@ TEST_F(Transfer, ImportUnderTheSameDomid) {
   auto st = import_domain(dst_, image_, std::nullopt);
   ASSERT_TRUE(st) << st.error().message();
   EXPECT_EQ(value(dst_, "/local/domain/5/device/vif/0/mac"), "00:16:3e");
-  EXPECT_EQ(dst_.store.lookup("/vm/elsewhere")->perms.owner(), 5u);
+  EXPECT_EQ(copy_node(dst_.store, "/vm/elsewhere")->perms.owner(), 5u);
 }
 
 TEST_F(Transfer, RefusedImportsChangeNothing) {
