@@ -3,7 +3,10 @@
 // as the original does (differential: the same requests go to both).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "core/byte_sink.hpp"
 #include "core/byte_source.hpp"
@@ -304,6 +307,19 @@ TEST(StateImage, RefusesImagesTheDaemonCannotTake) {
     ASSERT_FALSE(r);
     EXPECT_NE(r.error().message().find("not open"), std::string::npos) << r.error().message();
   }
+}
+
+// Seeds for fuzz/corpus/fuzz_xenstore_image: a whole-daemon dump with every
+// kind of TERN_DATA record (TERN_XS_CORPUS_DIR=fuzz/corpus/fuzz_xenstore_image).
+TEST(StateImage, WriteFuzzCorpusWhenAsked) {
+  const char* dir = std::getenv("TERN_XS_CORPUS_DIR");
+  if (!dir) GTEST_SKIP() << "TERN_XS_CORPUS_DIR not set";
+  std::filesystem::create_directories(dir);
+  auto d = busy_daemon();
+  auto image = dump(*d, DumpOptions{3, std::nullopt, 0});
+  ASSERT_LT(image.size(), 20000u);
+  std::ofstream(std::filesystem::path(dir) / "tern-daemon-dump.bin", std::ios::binary)
+      .write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
 }
 
 }  // namespace
