@@ -13,6 +13,7 @@
 
 #include "core/bytes.hpp"
 #include "stream/xenstore/image_format.hpp"
+#include "stream/xenstore/perm.hpp"
 #include "stream/xenstore/tern_records.hpp"
 
 namespace tern::stream::xenstore {
@@ -63,13 +64,6 @@ struct WatchData {
 struct TransactionData {
   std::uint32_t conn_id = 0;
   std::uint32_t tx_id = 0;
-};
-
-struct Perm {
-  char perm = 'n';          // 'r', 'w', 'b' or 'n'
-  std::uint8_t flags = 0;   // kPermFlagStale
-  std::uint16_t domid = 0;
-  friend bool operator==(const Perm&, const Perm&) = default;
 };
 
 // A committed node (conn_id == 0) or a node touched by a pending transaction.

@@ -21,10 +21,9 @@
 #include <string_view>
 
 #include "core/bytes.hpp"
+#include "stream/xenstore/perm.hpp"
 
 namespace tern::stream::xenstore {
-
-struct Perm;  // records.hpp
 
 inline constexpr std::uint32_t kTernRecordType = 0x7465726e;  // "tern"
 
