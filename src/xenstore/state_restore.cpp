@@ -28,10 +28,11 @@ std::unexpected<Error> bad(const Record& r, fmt::format_string<Args...> f, Args&
 
 class Restorer {
  public:
-  Restorer(Daemon& d, const RestoreOptions& o) : d_(d), o_(o) {}
+  // The store is emptied here: the image brings every node, "/" included.
+  Restorer(Daemon& d, const RestoreOptions& o)
+      : d_(d), o_(o), loader_(d.store, static_cast<std::size_t>(o.size_hint / 96)) {}
 
   Expected<RestoreResult> run(ByteSource& src) {
-    loader_.emplace(d_.store, static_cast<std::size_t>(o_.size_hint / 96));
     d_.domains.clear();
     TERN_TRY(img::read_image(src, [&](const Record& r) { return record(r); }));
     return finish();
@@ -161,7 +162,7 @@ class Restorer {
       return {};
     }
     TERN_TRY(check_path(r, n.path));
-    if (const char* why = loader_->add(n.path, std::string(text(n.value)), std::move(perms)))
+    if (const char* why = loader_.add(n.path, std::string(text(n.value)), std::move(perms)))
       return bad(r, "node {}: {} (a node's parent must come before it; each path once)", n.path,
                  why);
     ++res_.nodes;
@@ -216,7 +217,7 @@ class Restorer {
   RestoreResult res_;
   std::map<std::uint64_t, SavedTransaction> txns_;
   std::set<int> fds_;
-  std::optional<StoreLoader> loader_;
+  StoreLoader loader_;
 };
 
 }  // namespace

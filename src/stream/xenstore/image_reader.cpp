@@ -106,7 +106,8 @@ Expected<Header> ImageReader::read_header() {
   state_ = State::failed;
   TERN_TRY_ASSIGN(Bytes h, src_.read(kHeaderSize));
   std::size_t ident_seen = std::min(h.size(), kIdent.size());
-  if (std::memcmp(h.data(), kIdent.data(), ident_seen) != 0)
+  // (An empty input has no data pointer at all: memcmp must not see it.)
+  if (ident_seen > 0 && std::memcmp(h.data(), kIdent.data(), ident_seen) != 0)
     return make_error(Errc::invalid, "{}: offset 0: ident is 0x{} (\"xenstore\" = 0x78656e73746f7265 expected)",
                       kWhat, hex_ident(h.first(ident_seen)));
   if (h.size() < kHeaderSize)
