@@ -68,9 +68,9 @@ struct Connection {
   std::map<std::uint32_t, std::unique_ptr<Transaction>> txns;
   std::uint32_t next_txid = 1;
   bool closing = false;  // drop once noticed by the server
-  // Handle no further requests for now: work deferred to the end of the
-  // server round (a live-update exec, adopting a parked connection) decides
-  // what happens to them.
+  // Handle no further requests and send nothing for now: work deferred to
+  // the end of the server round (a live-update exec, adopting a parked
+  // connection) decides what happens to them.
   bool hold = false;
 
   [[nodiscard]] std::size_t pending_out() const { return out.size() - out_sent; }

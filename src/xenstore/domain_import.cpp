@@ -231,7 +231,9 @@ class Staging {
   }
   Expected<void> on(const Record& r, const img::TransactionData& t) {
     TERN_TRY_ASSIGN(StagedConn * c, conn(r, t.conn_id));
-    c->txns[t.tx_id].tx_id = t.tx_id;
+    auto& saved = c->txns[t.tx_id];
+    saved.tx_id = t.tx_id;
+    saved.compare_reads = true;
     return {};
   }
   Expected<void> on(const Record& r, const img::TernTransactionData& t) {

@@ -146,17 +146,24 @@ Expected<> Server::run(const std::atomic<bool>& stop) {
     if (first) {
       first = false;  // deliver what restored connections were owed before waiting
     } else {
-      int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 200);
+      // Output still to deliver (queued while delivering): look for events, don't wait.
+      int timeout = daemon_.dirty.empty() ? 200 : 0;
+      int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
       if (n < 0) {
         if (errno == EINTR) continue;
         return errno_error("epoll_wait", errno);
       }
       round(events, n, lev);
     }
-    // Work that had to wait for the end of the round (live update, adopting
-    // a parked connection), before this round's output goes out.
-    for (auto& work : std::exchange(daemon_.deferred, {})) work();
+    // This round's output goes out first, except to connections on hold;
+    // then the work that had to wait for the end of the round (a live update
+    // with its reply still pending, adopting a parked connection); then what
+    // that work released.
     deliver();
+    if (!daemon_.deferred.empty()) {
+      for (auto& work : std::exchange(daemon_.deferred, {})) work();
+      deliver();
+    }
   }
   return {};
 }
@@ -187,12 +194,24 @@ void Server::round(std::vector<epoll_event>& events, int n, epoll_event& lev) {
 
 // Delivers what this round queued (replies and other clients' watch events).
 void Server::deliver() {
+  // Handling buffered requests below can queue output for other connections:
+  // a few passes deliver that too; the rest goes out in the next round.
+  for (int pass = 0; pass < 4 && !daemon_.dirty.empty(); ++pass) deliver_pass();
+  // (Connections on hold stay dirty: epoll_wait does not sleep while any is.)
+}
+
+void Server::deliver_pass() {
   std::vector<std::uint64_t> dirty(daemon_.dirty.begin(), daemon_.dirty.end());
   daemon_.dirty.clear();
+  std::vector<std::uint64_t> held;
   for (std::uint64_t id : dirty) {
     auto it = daemon_.conns.find(id);
     if (it == daemon_.conns.end()) continue;
     Connection& c = *it->second;
+    if (c.hold && !c.closing) {
+      held.push_back(id);  // its output waits for the deferred work
+      continue;
+    }
     if (!c.closing) flush(c);
     // Writing may have lifted a pause (output or outstanding-reply limits):
     // requests already buffered go on now, not when the client next sends.
@@ -207,6 +226,7 @@ void Server::deliver() {
     else
       update_interest(c);
   }
+  daemon_.dirty.insert(held.begin(), held.end());
 }
 
 }  // namespace tern::xs

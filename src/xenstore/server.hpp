@@ -34,6 +34,7 @@ class Server {
   void watch_existing();
   void round(std::vector<epoll_event>& events, int n, epoll_event& lev);
   void deliver();
+  void deliver_pass();
 
   Daemon& daemon_;
   UniqueFd listen_;

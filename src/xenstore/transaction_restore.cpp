@@ -46,7 +46,7 @@ std::unique_ptr<Transaction> build_transaction(Store& store, std::uint64_t node_
     } else if (committed) {
       n.children = committed->children;
     }
-    if (!pn.written && !s.has_tern_record &&
+    if (!pn.written && (!s.has_tern_record || s.compare_reads) &&
         (!committed || committed->value != n.value || committed->perms != n.perms))
       conflicted = true;  // what it read is no longer there
     auto& m = pn.written ? st.overlay : st.snapshot;

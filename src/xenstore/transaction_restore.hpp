@@ -7,8 +7,9 @@
 // remembers the restored nodes' generations (commit succeeds unless something
 // changes them after the restore); one that was already doomed (flag
 // "conflicted") remembers a generation no node has, so it fails with EAGAIN.
-// Images without tern's record (another daemon's) are judged by content: a
-// node read by the transaction that differs from the committed one dooms it.
+// Images without tern's record (another daemon's), and domain imports, are
+// judged by content: a node read by the transaction that differs from the
+// committed one dooms it.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +33,9 @@ struct SavedTransaction {
   std::uint32_t tx_id = 0;
   bool has_tern_record = false;
   bool conflicted = false;
+  // Judge what it read by content even with tern's record: the nodes come
+  // from another daemon (a domain import), whose generations mean nothing here.
+  bool compare_reads = false;
   std::map<std::uint32_t, Usage> delta;
   std::vector<Event> events;
   PathMap<std::string> children;  // path -> NUL-terminated names (TERN_DATA)

@@ -77,6 +77,8 @@ class Transfer : public ::testing::Test {
     call(src_, *admin_, Type::set_feature, args({"5", "1"}));
     call(src_, *admin_, Type::introduce, args({"5", "77", "3"}));
     call(src_, *admin_, Type::set_quota, args({"5", "nodes", "321"}));
+    call(src_, *admin_, Type::write, args({"/shared"}) + "same");
+    call(src_, *admin_, Type::set_perms, args({"/shared", "n0", "r5"}));
     guest_ = &src_.add_connection(std::make_unique<Null>());
     call(src_, *guest_, Type::control, args({"tern-as-domain", "5"}));
     call(src_, *guest_, Type::write, args({"device/vif/0/state"}) + "4");
@@ -85,6 +87,7 @@ class Transfer : public ::testing::Test {
     auto tx = call(src_, *guest_, Type::transaction_start, std::string(1, '\0'));
     tx_ = static_cast<std::uint32_t>(std::stoul(tx.payload));
     call(src_, *guest_, Type::write, args({"data/in-txn"}) + "pending", 2, tx_);
+    call(src_, *guest_, Type::read, args({"/shared"}), 4, tx_);  // a node outside its subtree
     // An event the guest has not taken yet travels with it.
     append_message(admin_->in, static_cast<std::uint32_t>(Type::write), 3, 0,
                    args({"/local/domain/5/device/vif/0/mac"}) + "00:16:3e");
@@ -103,6 +106,20 @@ class Transfer : public ::testing::Test {
     install_domain_transfer(dst_);
     call(dst_, *dst_admin_, Type::mkdir, args({"/local/domain/0"}));
     call(dst_, *dst_admin_, Type::mkdir, args({"/vm"}));
+    call(dst_, *dst_admin_, Type::write, args({"/shared"}) + "same");
+    call(dst_, *dst_admin_, Type::set_perms, args({"/shared", "n0", "r5"}));
+  }
+
+  // A client takes domain `domid`'s parked connection over and ends the
+  // transaction; returns the TRANSACTION_END reply.
+  std::string take_over_and_commit(std::uint32_t domid) {
+    Connection& g = dst_.add_connection(std::make_unique<Null>());
+    append_message(g.in, static_cast<std::uint32_t>(Type::control), 10, 0,
+                   args({"tern-as-domain", std::to_string(domid)}));
+    EXPECT_TRUE(dst_.process_input(g));
+    for (auto& w : std::exchange(dst_.deferred, {})) w();
+    out(dst_, g);
+    return call(dst_, g, Type::transaction_end, args({"T"}), 11, tx_).payload;
   }
 
   std::vector<std::byte> dst_dump() {
@@ -120,6 +137,8 @@ class Transfer : public ::testing::Test {
 };
 
 TEST_F(Transfer, ImportUnderANewDomidAndTakeTheConnectionOver) {
+  // The destination grants the domain, under its new id, what the source did.
+  call(dst_, *dst_admin_, Type::set_perms, args({"/shared", "n0", "r7"}));
   auto st = import_domain(dst_, image_, 7);
   ASSERT_TRUE(st) << st.error().message();
   EXPECT_EQ(value(dst_, "/local/domain/7/device/vif/0/state"), "4");
@@ -166,8 +185,20 @@ TEST_F(Transfer, ImportUnderANewDomidAndTakeTheConnectionOver) {
 TEST_F(Transfer, ImportUnderTheSameDomid) {
   auto st = import_domain(dst_, image_, std::nullopt);
   ASSERT_TRUE(st) << st.error().message();
+  EXPECT_EQ(take_over_and_commit(5), std::string("OK\0", 3));
+  EXPECT_EQ(value(dst_, "/local/domain/5/data/in-txn"), "pending");
   EXPECT_EQ(value(dst_, "/local/domain/5/device/vif/0/mac"), "00:16:3e");
   EXPECT_EQ(copy_node(dst_.store, "/vm/elsewhere")->perms.owner(), 5u);
+}
+
+// What the transaction read outside the domain is judged by content: the
+// same value on the destination lets it commit, a different one dooms it.
+TEST_F(Transfer, TransactionReadsAreCheckedAgainstTheDestination) {
+  call(dst_, *dst_admin_, Type::set_perms, args({"/shared", "n0", "r7"}));
+  call(dst_, *dst_admin_, Type::write, args({"/shared"}) + "different");
+  ASSERT_TRUE(import_domain(dst_, image_, 7));
+  EXPECT_EQ(take_over_and_commit(7), std::string("EAGAIN\0", 7));
+  EXPECT_EQ(value(dst_, "/local/domain/7/data/in-txn"), "<absent>");
 }
 
 TEST_F(Transfer, RefusedImportsChangeNothing) {
