@@ -26,7 +26,8 @@ class IdleSocket final : public Transport {
   long read_some(char*, std::size_t) override { return -1; }
   long write_some(const char*, std::size_t) override { return -1; }
   [[nodiscard]] int fd() const override { return fd_; }
-  [[nodiscard]] std::string_view kind() const override { return "socket"; }
+  [[nodiscard]] ConnType type() const override { return ConnType::socket; }
+  [[nodiscard]] std::uint32_t poll_events(bool, bool) const override { return 0; }
 
  private:
   int fd_;
@@ -45,7 +46,7 @@ std::unique_ptr<Daemon> make_daemon(int nodes, int conns) {
   for (int c = 0; c < conns; ++c) {
     Connection& conn = d->add_connection(std::make_unique<IdleSocket>(1000 + c));
     std::string w = "/local/domain/" + std::to_string(c);
-    conn.watches.push_back(Watch{w, w, "token" + std::to_string(c), std::nullopt});
+    d->add_watch(conn, Watch{w, w, "token" + std::to_string(c), std::nullopt});
   }
   return d;
 }

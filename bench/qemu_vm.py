@@ -148,15 +148,22 @@ def wait_migration(qmp, timeout):
 
 
 def guest_cmdline(mem, dirty_mib):
-    """Idle: the guest writes (almost) all its memory once, then sits in a
-    long pause, so the whole of RAM is non-zero data to move. Dirtying: it
+    """Idle: the guest writes (almost) all its memory once (fill_mib), then
+    sits in a long pause, so RAM is non-zero data to move. Dirtying: it
     rewrites a dirty_mib working set continuously (the rest stays zero).
     io=gp: under PVM a ring-3 `int` raises #UD, so port I/O goes through the
     guest's #GP trap path."""
     if dirty_mib:
         return f"passes=0 mib={dirty_mib} ws={dirty_mib} pause=0 io=gp"
-    fill = (mem >> 20) - 16
-    return f"passes=0 mib={fill} ws={fill} pause=1000000000 io=gp"
+    return f"passes=0 mib={fill_mib(mem)} ws={fill_mib(mem)} pause=1000000000 io=gp"
+
+
+def fill_mib(mem):
+    """MiB the idle guest fills: all but 16 MiB, in one region below 2 GiB.
+    The guest's region must lie in one RAM range; above 2 GiB of RAM, q35
+    (QEMU) keeps only 2 GiB below 4 GiB (tern's KVM layout 3 GiB), so a
+    4 GiB guest is filled to 2032 MiB in both, the rest left untouched."""
+    return min((mem >> 20) - 16, 2032)
 
 
 def save_restore(args, size, dirty_mib):

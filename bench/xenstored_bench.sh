@@ -4,6 +4,11 @@
 # ops/s with 1, 8, 32 clients (each WRITE + READ of its own key) and the
 # daemon's VmRSS after 100k nodes of 32-byte values.
 #   bench/xenstored_bench.sh [BUILD_DIR]
+# Both daemons run side by side and the rounds alternate between them
+# (XS_BENCH_ROUNDS, default 3, of XS_BENCH_SECONDS each), so load from other
+# processes on the machine hits both alike; the table shows the median round.
+# "cpu us/op" is the daemon's own CPU time (user + system) per request: it
+# depends much less on what else runs than ops/s does.
 set -u
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
@@ -11,6 +16,7 @@ load="$build/bin/xs_load"
 xsd="$build/bin/tern-xenstored"
 ref="${XS_REFERENCE:-/work/shared/peers/xenstored/start-reference.sh}"
 secs="${XS_BENCH_SECONDS:-3}"
+rounds="${XS_BENCH_ROUNDS:-3}"
 [ -x "$load" ] && [ -x "$xsd" ] || { echo "build first: $load, $xsd"; exit 1; }
 tmp="$(mktemp -d /tmp/tern-xs-bench.XXXXXX)"
 tpid=""
@@ -22,39 +28,59 @@ cleanup() {
 trap cleanup EXIT
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : "error")}'; }
 
-measure() {  # NAME SOCKET PID
-  local name="$1" sock="$2" pid="$3" r
-  for c in 1 8 32; do
-    r="$("$load" "$sock" ops "$c" "$secs")" || r="error"
-    eval "${name}_ops_$c=$r"
-  done
-  "$load" "$sock" fill 100000 || { eval "${name}_rss=error"; return; }
-  eval "${name}_rss=$(rss_kb "$pid")"
+# one_round NAME SOCKET PID CLIENTS: appends ops/s and cpu us/op to NAME's lists.
+one_round() {
+  local name="$1" sock="$2" pid="$3" c="$4" t0 t1 r
+  t0="$(cpu_ticks "$pid")"
+  r="$("$load" "$sock" ops "$c" "$secs")" || r="error"
+  t1="$(cpu_ticks "$pid")"
+  eval "${name}_ops_$c=\"\${${name}_ops_$c:-} $r\""
+  local us
+  us="$(awk -v t=$((t1 - t0)) -v r="$r" -v s="$secs" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { if (r + 0 > 0) printf "%.2f", t * 1e6 / hz / (r * s); else print "error" }')"
+  eval "${name}_cpu_$c=\"\${${name}_cpu_$c:-} $us\""
 }
 
 mkdir -p "$tmp/tern"
 XENSTORED_PATH="$tmp/tern/socket" "$xsd" -N &
 tpid=$!
 for _ in $(seq 100); do [ -S "$tmp/tern/socket" ] && break; sleep 0.05; done
-measure tern "$tmp/tern/socket" "$tpid"
-kill "$tpid"; wait "$tpid" 2>/dev/null; tpid=""
 
 have_ref=0
 if [ -x "$ref" ] && "$ref" "$tmp/ref" >/dev/null 2>&1; then
   # The launcher's pid file names a wrapper; the daemon is its xenstored child.
   rpid="$(cat "$tmp/ref/xenstored.pid")"
   dpid="$(pgrep -P "$rpid" xenstored || echo "$rpid")"
-  measure c "$tmp/ref/socket" "$dpid"
   have_ref=1
 fi
 
-printf '%-22s %14s %14s %8s\n' "xenstored benchmark" "tern" "C xenstored" "ratio"
 for c in 1 8 32; do
-  t="$(eval echo \$tern_ops_$c)"
-  if [ $have_ref = 1 ]; then x="$(eval echo \$c_ops_$c)"; else x="n/a"; fi
-  ratio="$(awk -v a="$t" -v b="$x" 'BEGIN { if (b+0 > 0) printf "%.2fx", a/b; else print "-" }')"
-  printf '%-22s %14s %14s %8s\n' "ops/s, $c client(s)" "$t" "$x" "$ratio"
+  for _ in $(seq "$rounds"); do
+    one_round tern "$tmp/tern/socket" "$tpid" "$c"
+    [ $have_ref = 1 ] && one_round c "$tmp/ref/socket" "$dpid" "$c"
+  done
 done
-x="n/a"; [ $have_ref = 1 ] && x="$c_rss"
-printf '%-22s %14s %14s\n' "VmRSS kB, 100k nodes" "$tern_rss" "$x"
+"$load" "$tmp/tern/socket" fill 100000 && tern_rss="$(rss_kb "$tpid")" || tern_rss=error
+c_rss="n/a"
+if [ $have_ref = 1 ]; then
+  "$load" "$tmp/ref/socket" fill 100000 && c_rss="$(rss_kb "$dpid")" || c_rss=error
+fi
+
+printf '%-22s %12s %12s %8s   %14s %14s\n' "xenstored benchmark" "tern" "C xenstored" "ratio" \
+  "tern cpu us/op" "C cpu us/op"
+for c in 1 8 32; do
+  t="$(eval echo "\$tern_ops_$c" | median)"
+  tc="$(eval echo "\$tern_cpu_$c" | median)"
+  x="n/a" xc="n/a"
+  if [ $have_ref = 1 ]; then
+    x="$(eval echo "\$c_ops_$c" | median)"
+    xc="$(eval echo "\$c_cpu_$c" | median)"
+  fi
+  ratio="$(awk -v a="$t" -v b="$x" 'BEGIN { if (b+0 > 0) printf "%.2fx", a/b; else print "-" }')"
+  printf '%-22s %12s %12s %8s   %14s %14s\n' "ops/s, $c client(s)" "$t" "$x" "$ratio" "$tc" "$xc"
+done
+printf '%-22s %12s %12s\n' "VmRSS kB, 100k nodes" "$tern_rss" "$c_rss"
+echo "(median of $rounds alternating rounds of ${secs}s; load average $(cut -d' ' -f1-3 /proc/loadavg))"

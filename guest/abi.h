@@ -12,10 +12,38 @@
  * writes one 32-bit value; QEMU exits with status (value << 1) | 1. */
 #define PORT_EXIT 0xf4
 
-/* Reserved hypercall ports (balloon protocol and later features); the guest
- * does not use them yet, nothing else may claim them. */
+/* Hypercall ports: tern's VMM-to-guest protocol (README.md, "Balloon
+ * protocol"). Nothing else may claim 0x0f40-0x0f4f. */
 #define PORT_HYPERCALL_BASE 0x0f40
 #define PORT_HYPERCALL_COUNT 16
+/* in32: HYPERCALL_SIGNATURE when a tern VMM serves these ports; a machine
+ * without them (QEMU) reads all ones, and the guest then does no ballooning. */
+#define PORT_HYPERCALL_SIGNATURE (PORT_HYPERCALL_BASE + 0)
+#define HYPERCALL_SIGNATURE 0x6e726574u /* "tern" as little-endian bytes */
+/* out32: guest-physical address (below 4 GiB, 8-byte aligned, inside one
+ * page) of a struct balloon_request. The VMM carries the request out and
+ * writes its status into the block before the OUT completes, so a request
+ * is one instruction: a pause, save or migration never splits it. */
+#define PORT_BALLOON_REQUEST (PORT_HYPERCALL_BASE + 4)
+
+#define BALLOON_REMOVE 1 /* inflate: the VMM takes the frames away from the guest */
+#define BALLOON_RETURN 2 /* deflate: the VMM gives them back; they read as zero */
+
+#define BALLOON_STATUS_OK 0
+#define BALLOON_STATUS_BAD_COMMAND 1
+#define BALLOON_STATUS_BAD_RANGE 2  /* frames outside guest RAM, or covering the block */
+#define BALLOON_STATUS_FAILED 3     /* the VMM could not do it */
+#define BALLOON_STATUS_NONE 0xffffffffu /* preset by the guest: nobody answered */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+struct balloon_request {
+  uint32_t command;   /* BALLOON_REMOVE or BALLOON_RETURN */
+  uint32_t status;    /* written by the VMM */
+  uint64_t first_pfn; /* first 4 KiB frame */
+  uint64_t count;     /* frames */
+};
+#endif
 
 /* Values written to PORT_EXIT. */
 #define EXIT_OK 0             /* every pass verified clean */

@@ -5,6 +5,7 @@
 
 #include "abi.h"
 #include "boot_info.h"
+#include "format.h"
 #include "io.h"
 #include "kernel.h"
 #include "layout.h"
@@ -56,15 +57,32 @@ void kmain(uint32_t magic, uint64_t info) {
   }
   if (opt.base < image_end && opt.base + len > image_start)
     fail(EXIT_BAD_CONFIG, "bad region", "overlaps the guest image");
+  uint64_t blen = opt.balloon_pages * PAGE_SIZE;
+  if (blen != 0) {
+    if (!opt.bbase_set) opt.balloon_base = opt.base + len;
+    if (!boot_info_is_ram(&boot_info, opt.balloon_base, blen) || opt.balloon_base + blen > PAGING_MAP_LIMIT) {
+      kprint("tern-guest: balloon 0x%lx-0x%lx (%lu pages) is not inside one available RAM range below 0x%lx\n",
+             opt.balloon_base, opt.balloon_base + blen - 1, opt.balloon_pages, PAGING_MAP_LIMIT);
+      print_memory(&boot_info);
+      guest_exit(EXIT_BAD_CONFIG);
+    }
+    if ((opt.balloon_base < image_end && opt.balloon_base + blen > image_start) ||
+        (opt.balloon_base < opt.base + len && opt.balloon_base + blen > opt.base))
+      fail(EXIT_BAD_CONFIG, "bad balloon", "overlaps the region or the guest image");
+  }
+  char balloon_desc[64] = "";
+  if (blen != 0)
+    format(balloon_desc, sizeof balloon_desc, " balloon=%lu,%lu bbase=0x%lx", opt.balloon_pages, opt.balloon_period,
+           opt.balloon_base);
 
-  kprint("tern-guest: start passes=%lu mib=%lu ws=%lu base=0x%lx pause=%luus inject=%lu io=%s fault=%s"
+  kprint("tern-guest: start passes=%lu mib=%lu ws=%lu base=0x%lx pause=%luus inject=%lu io=%s fault=%s%s"
          " | memory: %lu MiB available in %u ranges (%s), top 0x%lx, image 0x%lx-0x%lx\n",
          opt.passes, opt.mib, opt.ws, opt.base, opt.pause_us, opt.inject, io_mode_name(opt.io),
-         fault_mode_name(opt.fault), boot_info.available_bytes / MIB, boot_info.nranges,
+         fault_mode_name(opt.fault), balloon_desc, boot_info.available_bytes / MIB, boot_info.nranges,
          boot_info.from_mmap ? "mmap" : "mem_lower/upper", boot_info.ram_top, image_start, image_end);
   print_memory(&boot_info);
 
-  why = paging_init(&boot_info, opt.base, len);
+  why = paging_init(&boot_info, opt.base, len, opt.balloon_base, blen);
   if (why != NULL) fail(EXIT_INTERNAL, "paging", why);
 
   user_args.opt = opt;

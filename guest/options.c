@@ -62,7 +62,11 @@ static int parse_u64(const char *s, size_t n, uint64_t *out) {
 }
 
 int options_parse(const char *cmdline, struct guest_options *opt, char *err, unsigned errcap) {
-  *opt = (struct guest_options){.passes = 3, .mib = 8, .io = IO_SYSCALL, .fault = FAULT_NONE};
+  *opt = (struct guest_options){.passes = 3,
+                                .mib = 8,
+                                .io = IO_SYSCALL,
+                                .fault = FAULT_NONE,
+                                .balloon_period = OPT_DEFAULT_BALLOON_PERIOD};
   const char *p = cmdline;
   char quoted[48];
   int first = 1;
@@ -102,6 +106,14 @@ int options_parse(const char *cmdline, struct guest_options *opt, char *err, uns
       else goto bad_value;
       continue;
     }
+    if (word_eq(w, kn, "balloon")) { /* balloon=N[,PERIOD] */
+      size_t cn = 0;
+      while (cn < vn && v[cn] != ',') cn++;
+      if (!parse_u64(v, cn, &opt->balloon_pages)) goto bad_value;
+      opt->balloon_period = OPT_DEFAULT_BALLOON_PERIOD;
+      if (cn < vn && !parse_u64(v + cn + 1, vn - cn - 1, &opt->balloon_period)) goto bad_value;
+      continue;
+    }
     uint64_t *slot = NULL;
     if (word_eq(w, kn, "passes")) slot = &opt->passes;
     else if (word_eq(w, kn, "mib")) slot = &opt->mib;
@@ -109,6 +121,7 @@ int options_parse(const char *cmdline, struct guest_options *opt, char *err, uns
     else if (word_eq(w, kn, "ws")) slot = &opt->ws, opt->ws_set = 1;
     else if (word_eq(w, kn, "pause")) slot = &opt->pause_us;
     else if (word_eq(w, kn, "inject")) slot = &opt->inject;
+    else if (word_eq(w, kn, "bbase")) slot = &opt->balloon_base, opt->bbase_set = 1;
     else goto bad_key;
     if (!numeric) goto bad_value;
     *slot = num;
@@ -133,6 +146,18 @@ int options_parse(const char *cmdline, struct guest_options *opt, char *err, uns
   }
   if (opt->base_set && (opt->base & 0xfff) != 0) {
     format(err, errcap, "base=0x%lx is not 4 KiB aligned", opt->base);
+    return 0;
+  }
+  if (opt->balloon_pages > OPT_MAX_BALLOON_PAGES) {
+    format(err, errcap, "balloon=%lu out of range 0..%u", opt->balloon_pages, OPT_MAX_BALLOON_PAGES);
+    return 0;
+  }
+  if (opt->balloon_period == 0) {
+    format(err, errcap, "balloon period must be at least 1");
+    return 0;
+  }
+  if (opt->bbase_set && (opt->balloon_base & 0xfff) != 0) {
+    format(err, errcap, "bbase=0x%lx is not 4 KiB aligned", opt->balloon_base);
     return 0;
   }
   if (opt->pause_us > OPT_MAX_PAUSE_US) {

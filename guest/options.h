@@ -13,6 +13,8 @@ enum fault_mode { FAULT_NONE, FAULT_UD, FAULT_PF };
 
 #define OPT_MAX_MIB 16384u
 #define OPT_MAX_PAUSE_US 1000000000ul
+#define OPT_MAX_BALLOON_PAGES 65536u
+#define OPT_DEFAULT_BALLOON_PERIOD 64u
 
 struct guest_options {
   uint64_t passes;   /* 0 = forever */
@@ -23,7 +25,10 @@ struct guest_options {
   uint64_t inject;   /* 0 = none, else flip one word after writing that pass */
   enum io_mode io;
   enum fault_mode fault;
-  int base_set, ws_set;
+  uint64_t balloon_pages;  /* 0 = no balloon */
+  uint64_t balloon_period; /* one balloon step every this many pages written */
+  uint64_t balloon_base;   /* valid if bbase_set; kmain resolves the default */
+  int base_set, ws_set, bbase_set;
 };
 
 /* Parses cmdline into opt (defaults first). On failure returns 0 and writes a

@@ -70,7 +70,8 @@ static int map_range(uint64_t start, uint64_t end, uint64_t rights) {
   return 1;
 }
 
-const char *paging_init(const struct boot_info *bi, uint64_t region_base, uint64_t region_len) {
+const char *paging_init(const struct boot_info *bi, uint64_t region_base, uint64_t region_len, uint64_t balloon_base,
+                        uint64_t balloon_len) {
   pml4 = alloc_table();
   if (pml4 == NULL) return "page-table pool exhausted";
 
@@ -90,6 +91,8 @@ const char *paging_init(const struct boot_info *bi, uint64_t region_base, uint64
     return "page-table pool exhausted mapping the image";
   if (!map_range(region_base, region_base + region_len, PTE_U | PTE_W | PTE_P))
     return "page-table pool exhausted mapping the workload region";
+  if (balloon_len != 0 && !map_range(balloon_base, balloon_base + balloon_len, PTE_U | PTE_W | PTE_P))
+    return "page-table pool exhausted mapping the balloon area";
 
   /* CR0.WP: ring 0 honours read-only pages too. */
   uint64_t cr0;

@@ -11,6 +11,8 @@
 /* RAM above this is not mapped (bounds the static page-table pool). */
 #define PAGING_MAP_LIMIT (64ul << 30)
 
-/* Returns NULL or a message. */
-const char *paging_init(const struct boot_info *bi, uint64_t region_base, uint64_t region_len);
+/* Returns NULL or a message. The balloon area (len 0: none) is user
+ * read/write like the region. */
+const char *paging_init(const struct boot_info *bi, uint64_t region_base, uint64_t region_len, uint64_t balloon_base,
+                        uint64_t balloon_len);
 #endif

@@ -81,6 +81,19 @@ static int emulate_port_io(struct trap_frame *f) {
   return 1;
 }
 
+/* Under PVM (this project's /dev/kvm) a ring-3 `int 0x80` raises #UD
+ * instead of entering the IDT gate: the host reserves that vector for its
+ * own 32-bit system calls. If the faulting ring-3 instruction is `int 0x80`
+ * (CD 80), this is the system call it meant: do it and step over it. */
+static int emulate_int80(struct trap_frame *f) {
+  if ((f->cs & 3) != 3 || !user_readable(f->rip, 2)) return 0;
+  const uint8_t *p = (const uint8_t *)f->rip;
+  if (p[0] != 0xcd || p[1] != SYSCALL_VECTOR) return 0;
+  f->rip += 2;
+  f->rax = syscall(f);
+  return 1;
+}
+
 static const char *const exception_names[32] = {
     "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS", "#NP", "#SS", "#GP", "#PF", "?15",
     "#MF", "#AC", "#MC", "#XM", "#VE", "#CP", "?22", "?23", "?24", "?25", "?26", "?27", "#HV", "#VC", "#SX", "?31"};
@@ -91,6 +104,7 @@ void trap_dispatch(struct trap_frame *f) {
     return;
   }
   if (f->vector == 13 && emulate_port_io(f)) return;
+  if (f->vector == 6 && emulate_int80(f)) return;
 
   kprint("tern-guest: exception %lu (%s) error=0x%lx rip=0x%lx cs=0x%lx rflags=0x%lx rsp=0x%lx cr2=0x%lx ring=%lu\n",
          f->vector, f->vector < 32 ? exception_names[f->vector] : "?", f->error, f->rip, f->cs, f->rflags, f->rsp,

@@ -101,6 +101,7 @@ Expected<InputFile> InputFile::open(const std::string& path) {
     if (!in.fd_) return errno_error("open " + path, errno);
     fd = in.fd_.get();
   }
+  in.raw_fd_ = fd;
   struct stat st{};
   if (::fstat(fd, &st) != 0) return errno_error("stat " + in.name_, errno);
   if (S_ISREG(st.st_mode)) {

@@ -54,11 +54,14 @@ class InputFile {
   // The whole file when it is mapped (regular files), else empty.
   [[nodiscard]] Bytes mapped() const { return map_ ? map_->bytes() : Bytes{}; }
   [[nodiscard]] bool is_mapped() const { return map_ != nullptr; }
+  // The descriptor read (stdin's for "-"); valid while this object lives.
+  [[nodiscard]] int fd() const { return raw_fd_; }
   [[nodiscard]] const std::string& name() const { return name_; }
 
  private:
   std::string name_;
   UniqueFd fd_;
+  int raw_fd_ = -1;
   std::unique_ptr<MappedFile> map_;
   std::unique_ptr<ByteSource> source_;
 };

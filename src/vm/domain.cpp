@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "vm/backends.hpp"
+#include "vm/kvm/guest_memory.hpp"
 
 namespace tern::vm {
 
@@ -25,6 +28,13 @@ std::string_view run_state_name(RunState s) {
   return "unknown";
 }
 
+std::uint64_t frame_limit(Backend b, const DomainConfig& config) {
+  const std::uint64_t space = std::max(config.memory_bytes, config.address_space_bytes);
+  if (b == Backend::kvm && space > kvm::kLowRamLimit)
+    return (kvm::kHighRamBase + (space - kvm::kLowRamLimit)) >> kPageShift;
+  return space >> kPageShift;
+}
+
 Backend default_backend() {
   const int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (fd < 0) return Backend::sim;
@@ -38,7 +48,24 @@ Expected<std::unique_ptr<Domain>> create_domain(Backend backend, const DomainCon
   if (config.memory_bytes == 0 || config.memory_bytes % kPageSize != 0)
     return make_error(Errc::usage, "memory size must be a non-zero multiple of 4 KiB (got {})",
                       config.memory_bytes);
+  if (config.address_space_bytes != 0 && (config.address_space_bytes < config.memory_bytes ||
+                                          config.address_space_bytes % kPageSize != 0 ||
+                                          config.address_space_bytes / kPageSize > kMaxPfn + 1))
+    return make_error(Errc::usage,
+                      "address space must be a multiple of 4 KiB between the memory size ({}) and "
+                      "2^52 bytes (got {})",
+                      config.memory_bytes, config.address_space_bytes);
   return backend == Backend::kvm ? create_kvm_domain(config) : create_sim_domain(config);
+}
+
+}  // namespace tern::vm
+
+namespace tern::vm {
+
+Expected<void> Domain::map_file(std::uint64_t first_pfn, std::uint64_t count, int, std::uint64_t) {
+  return make_error(Errc::unsupported,
+                    "the {} backend cannot back frames {:#x}+{:#x} by a file mapping",
+                    backend_name(backend()), first_pfn, count);
 }
 
 }  // namespace tern::vm

@@ -67,6 +67,16 @@ bool MemoryMap::contains(std::uint64_t pfn) const {
   return pfn < it->first + it->second;
 }
 
+std::optional<Extent> MemoryMap::extent_from(std::uint64_t pfn) const {
+  auto it = extents_.upper_bound(pfn);
+  if (it != extents_.begin()) {
+    auto prev = std::prev(it);
+    if (pfn < prev->first + prev->second) return Extent{prev->first, prev->second};
+  }
+  if (it == extents_.end()) return std::nullopt;
+  return Extent{it->first, it->second};
+}
+
 std::uint64_t MemoryMap::end_pfn() const {
   if (extents_.empty()) return 0;
   const auto& last = *extents_.rbegin();

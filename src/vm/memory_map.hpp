@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 
 #include "core/error.hpp"
 
@@ -43,6 +44,9 @@ class MemoryMap {
   [[nodiscard]] std::size_t extent_count() const { return extents_.size(); }
   // One past the highest populated pfn (0 when empty).
   [[nodiscard]] std::uint64_t end_pfn() const;
+
+  // The extent holding `pfn`, else the first one above it; nullopt if none.
+  [[nodiscard]] std::optional<Extent> extent_from(std::uint64_t pfn) const;
 
   // Calls f for each extent in ascending order.
   void for_each(const std::function<void(const Extent&)>& f) const;

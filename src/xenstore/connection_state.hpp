@@ -1,6 +1,7 @@
 // How a connection is written to and rebuilt from an image: one function per
-// transport kind for the conn-spec (socket today; shared-ring connections
-// plug in here), and the connection's pending input/output buffers.
+// transport kind for the conn-spec (sockets; shared-ring connections are
+// refused for now, see save_transport), and the connection's pending
+// input/output buffers.
 #pragma once
 
 #include <cstdint>
@@ -23,8 +24,10 @@ class DetachedTransport final : public Transport {
  public:
   long read_some(char*, std::size_t) override;
   long write_some(const char*, std::size_t) override;
+  // Saved as a socket without a descriptor (socket-fd -1).
+  [[nodiscard]] ConnType type() const override { return ConnType::socket; }
   [[nodiscard]] int fd() const override { return -1; }
-  [[nodiscard]] std::string_view kind() const override { return "detached"; }
+  [[nodiscard]] std::uint32_t poll_events(bool, bool) const override { return 0; }
 };
 
 // A socket inherited across exec, named by its descriptor number but not yet
@@ -36,8 +39,10 @@ class InheritedSocket final : public Transport {
   explicit InheritedSocket(int fd) : fd_(fd) {}
   long read_some(char*, std::size_t) override;
   long write_some(const char*, std::size_t) override;
+  [[nodiscard]] ConnType type() const override { return ConnType::socket; }
   [[nodiscard]] int fd() const override { return fd_; }
-  [[nodiscard]] std::string_view kind() const override { return "socket"; }
+  // Never polled: it is replaced (adopt_sockets) before the server runs.
+  [[nodiscard]] std::uint32_t poll_events(bool, bool) const override { return 0; }
 
  private:
   int fd_;
@@ -77,7 +82,9 @@ Expected<void> restore_output(Connection& c, std::string_view data, std::uint16_
 void append_output(Connection& c, std::string_view whole_messages);
 
 // A connection without a peer (imported, waiting to be taken over).
-inline bool is_parked(const Connection& c) { return c.transport && c.transport->kind() == "detached"; }
+inline bool is_parked(const Connection& c) {
+  return dynamic_cast<const DetachedTransport*>(c.transport.get()) != nullptr;
+}
 
 // The prefix of `in` that holds whole requests (a peer that cannot resend the
 // rest of a partial request needs only these).

@@ -1,10 +1,13 @@
 #include "xenstore/daemon.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
 
+#include "core/log.hpp"
 #include "xenstore/path.hpp"
+#include "xenstore/ring_transport.hpp"
 
 namespace tern::xs {
 
@@ -25,9 +28,15 @@ Result<std::string_view> one_arg(const Args& a) {
 
 bool uses_transaction(Type t) {
   switch (t) {
-    case Type::read: case Type::write: case Type::mkdir: case Type::rm:
-    case Type::directory: case Type::directory_part: case Type::get_perms:
-    case Type::set_perms: case Type::transaction_end:
+    case Type::read:
+    case Type::write:
+    case Type::mkdir:
+    case Type::rm:
+    case Type::directory:
+    case Type::directory_part:
+    case Type::get_perms:
+    case Type::set_perms:
+    case Type::transaction_end:
       return true;
     default:
       return false;
@@ -91,8 +100,68 @@ Connection& Daemon::add_connection(std::unique_ptr<Transport> t) {
 }
 
 void Daemon::remove_connection(std::uint64_t id) {
-  conns.erase(id);
+  auto it = conns.find(id);
+  if (it == conns.end()) return;
+  Connection& c = *it->second;
+  if (auto d = domains.find(c.who.domid); d != domains.end() && d->second.ring_conn == id)
+    d->second.ring_conn = 0;
+  if (c.transport) retired.push_back(std::move(c.transport));
+  clear_watches(c);
+  conns.erase(it);
   dirty.erase(id);
+}
+
+Watch& Daemon::add_watch(Connection& c, Watch w) {
+  w.seq = next_watch_seq++;
+  Watch& added = c.watches.emplace_back(std::move(w));
+  watch_index.add(c, added);
+  return added;
+}
+
+void Daemon::remove_watch(Connection& c, std::list<Watch>::iterator it) {
+  watch_index.remove(*it);
+  c.watches.erase(it);
+}
+
+void Daemon::clear_watches(Connection& c) {
+  for (Watch& w : c.watches) watch_index.remove(w);
+  c.watches.clear();
+}
+
+void Daemon::fail_connection(Connection& c, ConnError why) {
+  if (!c.closing) {
+    c.closing = true;
+    c.close_reason = why;
+  }
+  dirty.insert(c.id);
+}
+
+bool Daemon::keep_after_failure(Connection& c) {
+  if (c.close_reason == ConnError::none || !c.transport ||
+      !c.transport->report_error(c.close_reason))
+    return false;
+  log::info("connection {} ({} of domain {}): error {}, ignored until it reconnects", c.id,
+            conn_type_name(c.transport->type()), c.who.domid,
+            static_cast<unsigned>(c.close_reason));
+  reset_connection(c);
+  c.ignored = true;
+  return true;
+}
+
+void Daemon::reset_connection(Connection& c) {
+  c.in_base += c.in.size();
+  c.in.clear();
+  c.out_base += c.out.size();
+  c.out.clear();
+  c.out_sent = 0;
+  c.reply_ends.clear();
+  clear_watches(c);
+  c.txns.clear();
+  c.passed_fds.clear();
+  c.request_fds.clear();
+  c.closing = false;
+  c.close_reason = ConnError::none;
+  c.ignored = false;
 }
 
 Domain& Daemon::domain(std::uint32_t domid) {
@@ -131,9 +200,9 @@ bool Daemon::input_paused(const Connection& c) const {
 bool Daemon::process_input(Connection& c) {
   std::size_t pos = 0;
   bool ok = true;
-  while (!c.closing && !input_paused(c)) {
-    auto view = std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(c.in.data()) + pos,
-                                              c.in.size() - pos);
+  while (!c.closing && !c.ignored && !input_paused(c)) {
+    auto view = std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(c.in.data()) + pos, c.in.size() - pos);
     auto hdr = decode_header(view);
     if (!hdr) break;
     if (hdr->len > kPayloadMax) {
@@ -141,28 +210,36 @@ bool Daemon::process_input(Connection& c) {
       break;
     }
     if (view.size() - kHeaderSize < hdr->len) break;
+    const std::uint64_t start = c.in_base + pos;
+    const std::uint64_t end = start + kHeaderSize + hdr->len;
+    while (!c.passed_fds.empty() && c.passed_fds.front().first < end) {
+      if (c.passed_fds.front().first >= start)
+        c.request_fds.push_back(std::move(c.passed_fds.front().second));
+      c.passed_fds.pop_front();
+    }
     handle(c, *hdr, std::string_view(c.in).substr(pos + kHeaderSize, hdr->len));
+    c.request_fds.clear();  // descriptors the request did not take are closed
     pos += kHeaderSize + hdr->len;
   }
   c.in.erase(0, pos);
+  c.in_base += pos;
   return ok;
 }
 
 void Daemon::queue(Connection& c, std::uint32_t type, std::uint32_t req_id, std::uint32_t tx_id,
                    std::string_view payload, bool is_reply) {
-  if (c.closing) return;
+  if (c.closing || c.ignored) return;
   if (!is_reply && c.pending_out() > kDropOutput) {
     // A client that never reads its watch events would make us hold them forever.
-    c.closing = true;
-    dirty.insert(c.id);
+    fail_connection(c, ConnError::communication);
     return;
   }
   append_message(c.out, type, req_id, tx_id, payload);
   if (is_reply) c.reply_ends.push_back(c.out_base + c.out.size());
   dirty.insert(c.id);
   if (trace_)
-    fmt::print(trace_, "OUT {} {} req={} tx={} len={} \"{}\"\n", c.id, type_name(type), req_id, tx_id,
-               payload.size(), printable(payload));
+    fmt::print(trace_, "OUT {} {} req={} tx={} len={} \"{}\"\n", c.id, type_name(type), req_id,
+               tx_id, payload.size(), printable(payload));
 }
 
 void Daemon::consumed_output(Connection& c, std::size_t written) {
@@ -203,45 +280,63 @@ void Daemon::queue_event(Connection& c, const Watch& w, std::string_view epath) 
   queue(c, static_cast<std::uint32_t>(Type::watch_event), 0, 0, p, false);
 }
 
+// Queues events for the matching watches in registration order (the order
+// the connection added them, as a scan of its watches would find them).
+void Daemon::deliver(std::vector<WatchRef>& matches,
+                     const std::function<bool(const WatchRef&)>& wants,
+                     const std::function<std::string_view(const WatchRef&)>& event_path) {
+  watch_candidates += matches.size();
+  if (matches.size() > 1)
+    std::sort(matches.begin(), matches.end(),
+              [](const WatchRef& a, const WatchRef& b) { return a.watch->seq < b.watch->seq; });
+  for (const WatchRef& m : matches) {
+    Connection& c = *m.conn;
+    if (c.closing || c.ignored || !wants(m)) continue;
+    queue_event(c, *m.watch, event_path(m));
+  }
+}
+
 void Daemon::fire(const std::vector<Event>& events) {
+  if (watch_index.size() == 0) return;
+  std::vector<WatchRef> matches;
   for (const Event& e : events) {
-    for (auto& [id, cp] : conns) {
-      Connection& c = *cp;
-      if (c.closing || c.watches.empty()) continue;
-      bool readable = (access_mask(e.perms, c.who) & kPermRead) ||
-                      (e.old_perms && (access_mask(*e.old_perms, c.who) & kPermRead));
-      if (!readable) continue;
-      for (const Watch& w : c.watches) {
-        if (w.path[0] == '@') continue;
-        bool match = e.exact ? w.path == e.path
-                             : is_child(e.path, w.path) &&
-                                   (!w.depth || depth_below(e.path, w.path) <= *w.depth);
-        if (match) queue_event(c, w, e.path);
-      }
-    }
+    matches.clear();
+    if (e.exact)
+      watch_index.on_path(e.path, matches);
+    else
+      watch_index.on_path_or_ancestors(e.path, matches);
+    if (matches.empty()) continue;
+    deliver(
+        matches,
+        [&](const WatchRef& m) {
+          const Watch& w = *m.watch;
+          if (w.depth && depth_below(e.path, w.path) > *w.depth) return false;
+          return (access_mask(e.perms, m.conn->who) & kPermRead) ||
+                 (e.old_perms && (access_mask(*e.old_perms, m.conn->who) & kPermRead));
+        },
+        [&](const WatchRef&) { return std::string_view(e.path); });
   }
 }
 
 void Daemon::fire_special(std::string_view name, std::uint32_t domid) {
   const Perms& perms = special_perms.find(name)->second;
   std::string specific = fmt::format("{}/{}", name, domid);
-  for (auto& [id, cp] : conns) {
-    Connection& c = *cp;
-    if (c.closing || c.watches.empty()) continue;
-    if (!(access_mask(perms, c.who) & kPermRead)) continue;
-    for (const Watch& w : c.watches) {
-      if (w.path == name)
-        queue_event(c, w, w.depth == 1u ? std::string_view(specific) : name);
-      else if (w.path == specific)
-        queue_event(c, w, specific);
-    }
-  }
+  std::vector<WatchRef> matches;
+  watch_index.on_path(name, matches);
+  watch_index.on_path(specific, matches);
+  deliver(
+      matches,
+      [&](const WatchRef& m) { return (access_mask(perms, m.conn->who) & kPermRead) != 0; },
+      [&](const WatchRef& m) {
+        // A depth-1 watch on the name hears which domain it was.
+        return m.watch->path == name && m.watch->depth != 1u ? name : std::string_view(specific);
+      });
 }
 
 void Daemon::handle(Connection& c, const Header& hdr, std::string_view payload) {
   if (trace_)
-    fmt::print(trace_, "IN  {} {} req={} tx={} len={} \"{}\"\n", c.id, type_name(hdr.type), hdr.req_id,
-               hdr.tx_id, hdr.len, printable(payload));
+    fmt::print(trace_, "IN  {} {} req={} tx={} len={} \"{}\"\n", c.id, type_name(hdr.type),
+               hdr.req_id, hdr.tx_id, hdr.len, printable(payload));
   auto r = dispatch(c, hdr, payload);
   if (r) {
     queue(c, hdr.type, hdr.req_id, hdr.tx_id, *r, true);
@@ -257,7 +352,8 @@ void Daemon::handle(Connection& c, const Header& hdr, std::string_view payload) 
 }
 
 Daemon::Reply Daemon::dispatch(Connection& c, const Header& hdr, std::string_view payload) {
-  if (hdr.type >= kTypeCount || hdr.type == 20 || hdr.type == static_cast<std::uint32_t>(Type::error) ||
+  if (hdr.type >= kTypeCount || hdr.type == 20 ||
+      hdr.type == static_cast<std::uint32_t>(Type::error) ||
       hdr.type == static_cast<std::uint32_t>(Type::watch_event))
     return fail(Err::enosys);
   const Type type = static_cast<Type>(hdr.type);
@@ -274,7 +370,9 @@ Daemon::Reply Daemon::dispatch(Connection& c, const Header& hdr, std::string_vie
   Tree& tree = txn ? static_cast<Tree&>(*txn) : store;
   std::vector<Event> events;
   OpCtx ctx{c.who, q, txn ? &txn->events() : &events};
-  auto canon = [&](std::string_view p) { return canonical_path(p, c.who.domid, false, q ? q->path_max : 0); };
+  auto canon = [&](std::string_view p) {
+    return canonical_path(p, c.who.domid, false, q ? q->path_max : 0);
+  };
   auto done = [&](Result<> r) -> Reply {
     if (!r) return std::unexpected(r.error());
     fire(events);
@@ -338,8 +436,10 @@ Daemon::Reply Daemon::dispatch(Connection& c, const Header& hdr, std::string_vie
       if (!perms) return std::unexpected(perms.error());
       return done(tree.set_perms(ctx, *p, *perms));
     }
-    case Type::watch: return do_watch(c, a);
-    case Type::unwatch: return do_unwatch(c, a);
+    case Type::watch:
+      return do_watch(c, a);
+    case Type::unwatch:
+      return do_unwatch(c, a);
     case Type::transaction_start: {
       if (hdr.tx_id != 0) return fail(Err::ebusy);
       if (q && q->transactions != 0 && txn_count(c.who.domid) >= q->transactions)
@@ -350,9 +450,12 @@ Daemon::Reply Daemon::dispatch(Connection& c, const Header& hdr, std::string_vie
       c.txns.emplace(id, std::make_unique<Transaction>(store, q ? q->transaction_nodes : 0));
       return with_nul(std::to_string(id));
     }
-    case Type::transaction_end: return do_transaction_end(c, hdr, a);
-    case Type::introduce: return do_introduce(c, a);
-    case Type::release: return do_release(c, a);
+    case Type::transaction_end:
+      return do_transaction_end(c, hdr, a);
+    case Type::introduce:
+      return do_introduce(c, a);
+    case Type::release:
+      return do_release(c, a);
     case Type::resume: {
       if (!privileged()) return fail(Err::eacces);
       auto arg = one_arg(a);
@@ -392,15 +495,21 @@ Daemon::Reply Daemon::dispatch(Connection& c, const Header& hdr, std::string_vie
       return with_nul(it != domains.end() && it->second.introduced ? "T" : "F");
     }
     case Type::reset_watches:
-      c.watches.clear();
+      clear_watches(c);
       c.txns.clear();
       return kOk;
-    case Type::control: return do_control(c, a);
-    case Type::get_feature: return do_feature(c, a, false);
-    case Type::set_feature: return do_feature(c, a, true);
-    case Type::get_quota: return do_quota(c, a, false);
-    case Type::set_quota: return do_quota(c, a, true);
-    default: return fail(Err::enosys);
+    case Type::control:
+      return do_control(c, a);
+    case Type::get_feature:
+      return do_feature(c, a, false);
+    case Type::set_feature:
+      return do_feature(c, a, true);
+    case Type::get_quota:
+      return do_quota(c, a, false);
+    case Type::set_quota:
+      return do_quota(c, a, true);
+    default:
+      return fail(Err::enosys);
   }
 }
 
@@ -433,7 +542,7 @@ Daemon::Reply Daemon::do_watch(Connection& c, const Args& a) {
   for (const Watch& o : c.watches)
     if (o.path == w.path && o.token == w.token) return fail(Err::eexist);
   if (q && q->watches != 0 && watch_count(c.who.domid) >= q->watches) return fail(Err::e2big);
-  c.watches.push_back(std::move(w));
+  add_watch(c, std::move(w));
   return kOk;
 }
 
@@ -443,7 +552,7 @@ Daemon::Reply Daemon::do_unwatch(Connection& c, const Args& a) {
   if (!p) return std::unexpected(p.error());
   for (auto it = c.watches.begin(); it != c.watches.end(); ++it)
     if (it->path == *p && it->token == a.strings[1]) {
-      c.watches.erase(it);
+      remove_watch(c, it);
       return kOk;
     }
   return fail(Err::enoent);
@@ -468,21 +577,55 @@ Daemon::Reply Daemon::do_introduce(Connection& c, const Args& a) {
   auto d = parse_domid(a.strings[0]);
   if (!d) return std::unexpected(d.error());
   std::int64_t gfn = 0;
-  std::uint64_t port = 0;
   auto g = a.strings[1];
   auto [gp, gec] = std::from_chars(g.data(), g.data() + g.size(), gfn);
   auto e = parse_u64(a.strings[2]);
-  if (gec != std::errc() || gp != g.data() + g.size() || !e || *e > 0xffffffffu) return fail(Err::einval);
-  port = *e;
+  if (gec != std::errc() || gp != g.data() + g.size() || !e || *e > 0xffffffffu)
+    return fail(Err::einval);
+  // A tern ring comes as three descriptors with the request; without them the
+  // domain is only recorded (a socket connection can act as it).
+  const bool with_ring = !c.request_fds.empty();
+  if (with_ring && (c.request_fds.size() != 3 || gfn < 0)) return fail(Err::einval);
   Domain& dom = domain(*d);
-  bool was = dom.introduced;
+  const bool was = dom.introduced;
+  if (with_ring)
+    if (auto r =
+            attach_ring(c, dom, static_cast<std::uint64_t>(gfn), static_cast<std::uint32_t>(*e));
+        !r)
+      return std::unexpected(r.error());
   dom.introduced = true;
   dom.gfn = static_cast<std::uint64_t>(gfn);
-  dom.evtchn = static_cast<std::uint32_t>(port);
-  // Without a hypervisor there is no ring page to map: the domain is known and
-  // a socket connection can act as it (CONTROL tern-as-domain).
+  dom.evtchn = static_cast<std::uint32_t>(*e);
   if (!was) fire_special("@introduceDomain", *d);
   return kOk;
+}
+
+// Maps the ring handed over with INTRODUCE and gives the domain a connection
+// through it. A domain that already has one (re-INTRODUCE, as after a guest's
+// kexec or a toolstack restart) keeps its watches and transactions and moves
+// to the new page and notification descriptors, as Xen rebinds the event channel.
+Result<> Daemon::attach_ring(Connection& via, Domain& dom, std::uint64_t page,
+                             std::uint32_t evtchn) {
+  RingFds fds{std::move(via.request_fds[0]), std::move(via.request_fds[1]),
+              std::move(via.request_fds[2])};
+  auto t = RingTransport::attach(std::move(fds), page, dom.features);
+  if (!t) {
+    log::warn("INTRODUCE {} {} {}: {}", dom.domid, page, evtchn, t.error().message());
+    return fail(Err::einval);
+  }
+  if (auto it = conns.find(dom.ring_conn); dom.ring_conn != 0 && it != conns.end()) {
+    Connection& rc = *it->second;
+    if (rc.transport) retired.push_back(std::move(rc.transport));
+    rc.transport = std::move(*t);
+    rc.poll_mask = 0;
+    attached.push_back(rc.id);
+    return {};
+  }
+  Connection& rc = add_connection(std::move(*t));
+  rc.who = Caller{dom.domid, dom.domid == 0, dom.target};
+  dom.ring_conn = rc.id;
+  attached.push_back(rc.id);
+  return {};
 }
 
 Daemon::Reply Daemon::do_release(Connection& c, const Args& a) {
@@ -495,11 +638,12 @@ Daemon::Reply Daemon::do_release(Connection& c, const Args& a) {
   auto it = domains.find(*d);
   if (it == domains.end() || !it->second.introduced) return fail(Err::enoent);
   domains.erase(it);
-  for (auto& [id, cp] : conns)
-    if (cp->who.domid == *d && cp.get() != &c) {
-      cp->closing = true;
-      dirty.insert(id);
-    }
+  // The domain's connections go with it: its ring and any socket acting as it,
+  // with their watches and transactions.
+  std::vector<std::uint64_t> gone;
+  for (const auto& [id, cp] : conns)
+    if (cp->who.domid == *d && cp.get() != &c) gone.push_back(id);
+  for (std::uint64_t id : gone) remove_connection(id);
   fire_special("@releaseDomain", *d);
   return kOk;
 }
@@ -594,11 +738,15 @@ std::string Daemon::memory_report() const {
   }
   std::int64_t node_bytes = 0;
   for (const auto& [d, u] : store.usage_by_domain()) node_bytes += u.bytes;
+  auto fp = store.footprint();
   return fmt::format(
       "nodes: {} ({} bytes of paths, values, children, permissions)\n"
+      "store: {} bytes of node records, {} bytes of arena ({} live, {} garbage), {} bytes of "
+      "index\n"
       "connections: {} (input buffers {} bytes, output buffers {} bytes)\n"
       "watches: {}\ntransactions: {} ({} pending nodes)\ndomains: {}\n",
-      store.node_count(), node_bytes, conns.size(), in, out, watches, txns, overlay, domains.size());
+      store.node_count(), node_bytes, fp.records, fp.arena_mapped, fp.arena_live, fp.arena_garbage,
+      fp.index, conns.size(), in, out, watches, txns, overlay, domains.size());
 }
 
 Daemon::Reply Daemon::do_control(Connection& c, const Args& a) {
@@ -678,6 +826,7 @@ Daemon::Reply Daemon::do_control(Connection& c, const Args& a) {
     auto d = parse_domid(args[0]);
     if (!d) return std::unexpected(d.error());
     if (!c.watches.empty() || !c.txns.empty()) return fail(Err::ebusy);
+    if (!c.transport || c.transport->type() != ConnType::socket) return fail(Err::einval);
     Domain& dom = domain(*d);
     c.who = Caller{*d, *d == 0, dom.target};
     return kOk;

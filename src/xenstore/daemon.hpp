@@ -18,25 +18,28 @@
 
 #include "xenstore/connection.hpp"
 #include "xenstore/quota.hpp"
+#include "xenstore/ring.hpp"
 #include "xenstore/store.hpp"
+#include "xenstore/watch_index.hpp"
 #include "xenstore/wire.hpp"
 
 namespace tern::xs {
 
+// Ring-page features this daemon supports (xenstore-ring.txt).
+inline constexpr std::uint32_t kSupportedFeatures =
+    ring::kFeatureReconnection | ring::kFeatureError;
+
 struct Domain {
   std::uint32_t domid = 0;
   bool introduced = false;
-  std::uint64_t gfn = 0;        // ring page, recorded for the ring backend
+  std::uint64_t gfn = 0;  // INTRODUCE's page argument (tern rings: page index in the memory fd)
   std::uint32_t evtchn = 0;
-  std::uint32_t features = 0;   // SET_FEATURE (before INTRODUCE)
+  std::uint64_t ring_conn = 0;  // id of the domain's ring connection, 0 if none
+  std::uint32_t features =
+      kSupportedFeatures;  // what its ring advertises (SET_FEATURE before INTRODUCE)
   std::optional<std::uint32_t> target;
   std::optional<Quotas> quota;  // SET_QUOTA <domid>; else the global quotas
 };
-
-// Ring-page features this daemon supports (xenstore-ring.txt).
-inline constexpr std::uint32_t kFeatureReconnection = 1;
-inline constexpr std::uint32_t kFeatureError = 2;
-inline constexpr std::uint32_t kSupportedFeatures = kFeatureReconnection | kFeatureError;
 
 // Output a client has not taken yet. Above kPauseOutput the daemon stops
 // reading its requests; above kDropOutput (only watch events can get it
@@ -55,7 +58,17 @@ class Daemon {
   explicit Daemon(Quotas quota = {});
 
   Connection& add_connection(std::unique_ptr<Transport> t);
+  // Forgets a connection with its watches and transactions. Its transport
+  // moves to `retired` until the server has stopped polling it.
   void remove_connection(std::uint64_t id);
+  // Stops serving a connection after `why` (safe anywhere: it only marks it).
+  // The server then closes a socket, or keeps a ring (keep_after_failure):
+  // told through its error indicator, ignored until its guest reconnects.
+  void fail_connection(Connection& c, ConnError why);
+  bool keep_after_failure(Connection& c);
+  // Drops everything in flight for a connection (input, unsent output,
+  // watches, transactions), as a ring reconnection asks.
+  void reset_connection(Connection& c);
 
   // Handles every complete request in c.in. Returns false if the connection
   // broke the framing rules (payload too long) and must be dropped. Stops
@@ -64,11 +77,15 @@ class Daemon {
   [[nodiscard]] bool input_paused(const Connection& c) const;
   // Handles one request, queueing the reply (and watch events) on c.
   void handle(Connection& c, const Header& hdr, std::string_view payload);
+  // Queues watch events for changes (request handling; tests).
+  void fire(const std::vector<Event>& events);
   // Notes that `written` more bytes of c.out reached the client.
   void consumed_output(Connection& c, std::size_t written);
 
-  // Queues watch events for every connection that watches the changed paths.
-  void fire(const std::vector<Event>& events);
+  // The only ways to change a connection's watches (they keep `watch_index`).
+  Watch& add_watch(Connection& c, Watch w);
+  void remove_watch(Connection& c, std::list<Watch>::iterator it);
+  void clear_watches(Connection& c);
 
   void set_trace(std::FILE* f) { trace_ = f; }
   [[nodiscard]] std::string memory_report() const;
@@ -78,7 +95,15 @@ class Daemon {
   std::map<std::uint64_t, std::unique_ptr<Connection>> conns;
   std::map<std::uint32_t, Domain> domains;
   std::map<std::string, Perms, std::less<>> special_perms;  // @introduceDomain, @releaseDomain
-  std::set<std::uint64_t> dirty;  // connections with newly queued output
+  WatchIndex watch_index;  // every connection's watches by watched path
+  std::uint64_t next_watch_seq = 1;
+  std::uint64_t watch_candidates = 0;  // watches looked at by events (statistics, tests)
+  std::set<std::uint64_t> dirty;       // connections with newly queued output
+  // Connections created by a request (a domain's ring, from INTRODUCE) that
+  // the server must start polling, and transports of removed connections it
+  // must stop polling before they are closed.
+  std::vector<std::uint64_t> attached;
+  std::vector<std::unique_ptr<Transport>> retired;
   bool logging = false;
   std::uint64_t next_conn_id = 1;
   std::map<std::string, ControlHandler, std::less<>> control_handlers;
@@ -94,6 +119,7 @@ class Daemon {
   Reply do_unwatch(Connection& c, const Args& a);
   Reply do_transaction_end(Connection& c, const Header& hdr, const Args& a);
   Reply do_introduce(Connection& c, const Args& a);
+  Result<> attach_ring(Connection& via, Domain& dom, std::uint64_t page, std::uint32_t evtchn);
   Reply do_release(Connection& c, const Args& a);
   Reply do_quota(Connection& c, const Args& a, bool set);
   Reply do_feature(Connection& c, const Args& a, bool set);
@@ -101,6 +127,8 @@ class Daemon {
 
   const Quotas* quota_for(const Connection& c) const;
   Domain& domain(std::uint32_t domid);
+  void deliver(std::vector<WatchRef>& matches, const std::function<bool(const WatchRef&)>& wants,
+               const std::function<std::string_view(const WatchRef&)>& event_path);
   void fire_special(std::string_view name, std::uint32_t domid);
   void queue_event(Connection& c, const Watch& w, std::string_view epath);
   void queue(Connection& c, std::uint32_t type, std::uint32_t req_id, std::uint32_t tx_id,

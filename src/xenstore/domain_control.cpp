@@ -71,11 +71,23 @@ void take_over(Daemon& d, std::uint64_t client, std::uint64_t parked) {
   if (pi != d.conns.end() && !c.closing) {
     Connection& p = *pi->second;
     c.who = p.who;
-    c.watches = std::move(p.watches);
+    // Through the daemon, so its watch index follows the watches.
+    std::vector<Watch> moved(p.watches.begin(), p.watches.end());
+    d.clear_watches(p);
+    d.clear_watches(c);
+    for (Watch& w : moved) d.add_watch(c, std::move(w));
     c.txns = std::move(p.txns);
     c.next_txid = p.next_txid;
     append_output(c, std::string_view(p.out).substr(p.out_sent));
     c.in.insert(0, p.in);  // its requests came first
+    // Keep the stream offsets of descriptors the client passed pointing at
+    // the same bytes.
+    if (c.in_base >= p.in.size()) {
+      c.in_base -= p.in.size();
+    } else {
+      for (auto& [at, fd] : c.passed_fds) at += p.in.size() - c.in_base;
+      c.in_base = 0;
+    }
     d.remove_connection(parked);
   }
   d.dirty.insert(client);

@@ -26,10 +26,9 @@ Expected<TransferStats> export_domain(const Daemon& d, std::uint32_t domid, Byte
   StateWriter w(sink);
   TransferStats st;
   TERN_TRY(w.header());
-  TERN_TRY(w.domain(dom != d.domains.end()
-                        ? dom->second
-                        : Domain{domid, false, 0, 0, 0, std::nullopt, std::nullopt},
-                    domid));
+  Domain unknown;  // no domain record: defaults
+  unknown.domid = domid;
+  TERN_TRY(w.domain(dom != d.domains.end() ? dom->second : unknown, domid));
   std::vector<std::pair<const Connection*, ConnectionWriteOptions>> conns;
   std::uint32_t next_id = 1;
   for (const auto& [id, c] : d.conns) {
@@ -53,7 +52,7 @@ Expected<TransferStats> export_domain(const Daemon& d, std::uint32_t domid, Byte
         return w.node(path, value, perms);
       }));
   std::vector<std::string> owned;
-  visit_all(d.store, [&](std::string_view path, const Perms& perms) {
+  visit_all(d.store, [&](std::string_view path, PermsView perms) {
     if (perms.owner() == domid && !is_child(path, home)) owned.emplace_back(path);
   });
   std::sort(owned.begin(), owned.end());

@@ -101,13 +101,6 @@ class Staging {
       c->next_txid = sc.next_tx_id;
       c->in = std::move(sc.in);
       (void)restore_output(*c, sc.out, 0);  // checked when read
-      for (auto& w : sc.watches) {
-        auto canon = canonical_path(w.given, to_, true, 0);
-        if (!canon) continue;  // checked when read
-        c->watches.push_back(
-            Watch{std::move(w.given), std::move(*canon), std::move(w.token), w.depth});
-        ++st.watches;
-      }
       std::uint64_t limit = dom.quota ? dom.quota->transaction_nodes : d.quota.transaction_nodes;
       for (auto& [tx_id, s] : sc.txns) {
         c->txns.emplace(tx_id, build_transaction(d.store, limit, std::move(s)));
@@ -115,6 +108,14 @@ class Staging {
       }
       Connection& ref = *c;
       d.conns.emplace(ref.id, std::move(c));
+      // Watches go through the daemon (its watch index) once the connection is in.
+      for (auto& w : sc.watches) {
+        auto canon = canonical_path(w.given, to_, true, 0);
+        if (!canon) continue;  // checked when read
+        Watch watch{std::move(w.given), std::move(*canon), std::move(w.token), w.depth};
+        d.add_watch(ref, std::move(watch));
+        ++st.watches;
+      }
       // Requests it had sent and not had answered yet: answered now, queued
       // for whoever takes the connection over.
       if (!ref.in.empty() && !d.input_paused(ref) && !d.process_input(ref)) ref.closing = true;

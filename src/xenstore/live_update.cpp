@@ -184,6 +184,16 @@ LiveUpdate::Reply LiveUpdate::start(Connection& c, std::span<const std::string_v
   }
   if (binary_.empty())
     return with_nul("live-update: no new binary; send live-update -f BINARY first");
+  // Ring connections (domains introduced with a memfd page and eventfds)
+  // cannot be carried across the exec yet: refuse rather than drop them.
+  for (const auto& [id, other] : d_.conns)
+    if (!other->closing && other->transport && other->transport->type() == ConnType::ring) {
+      reset();
+      return with_nul(fmt::format(
+          "live-update: domain {} is connected through a shared ring (connection {}); this "
+          "tern-xenstored cannot carry ring connections across a live update yet",
+          other->who.domid, id));
+    }
   auto now = std::chrono::steady_clock::now();
   if (stage_ == Stage::idle) {
     if (auto why = check_binary(binary_); !why.empty()) return with_nul(why);

@@ -17,7 +17,7 @@ Perms Perms::owned_by(std::uint32_t domid, std::uint8_t others) {
   return Perms({Perm{others, domid}});
 }
 
-Perm Perms::at(std::size_t i) const {
+Perm PermsView::at(std::size_t i) const {
   auto b = [&](std::size_t k) { return static_cast<std::uint8_t>(packed_[i * 3 + k]); };
   return Perm{b(0), static_cast<std::uint32_t>(b(1) | (b(2) << 8))};
 }
@@ -34,7 +34,7 @@ std::vector<Perm> Perms::list() const {
   return v;
 }
 
-std::string Perms::to_wire() const {
+std::string PermsView::to_wire() const {
   std::string s;
   for (std::size_t i = 0; i < size(); ++i) {
     Perm p = at(i);
@@ -53,11 +53,20 @@ Result<Perms> Perms::parse(const std::vector<std::string_view>& entries) {
     if (e.size() < 2) return fail(Err::einval);
     std::uint8_t mode = 0;
     switch (e[0]) {
-      case 'n': mode = kPermNone; break;
-      case 'r': mode = kPermRead; break;
-      case 'w': mode = kPermWrite; break;
-      case 'b': mode = kPermRead | kPermWrite; break;
-      default: return fail(Err::einval);
+      case 'n':
+        mode = kPermNone;
+        break;
+      case 'r':
+        mode = kPermRead;
+        break;
+      case 'w':
+        mode = kPermWrite;
+        break;
+      case 'b':
+        mode = kPermRead | kPermWrite;
+        break;
+      default:
+        return fail(Err::einval);
     }
     auto id = parse_domid(e.substr(1));
     if (!id) return fail(Err::einval);
@@ -66,10 +75,12 @@ Result<Perms> Perms::parse(const std::vector<std::string_view>& entries) {
   return Perms(std::move(list));
 }
 
-std::uint8_t access_mask(const Perms& perms, const Caller& who) {
+std::uint8_t access_mask(PermsView perms, const Caller& who) {
   constexpr std::uint8_t kAll = kPermRead | kPermWrite | kPermOwner;
   if (who.privileged || perms.size() == 0) return kAll;
-  auto is_me = [&](std::uint32_t id) { return id == who.domid || (who.target && id == *who.target); };
+  auto is_me = [&](std::uint32_t id) {
+    return id == who.domid || (who.target && id == *who.target);
+  };
   if (is_me(perms.owner())) return kAll;
   for (std::size_t i = 1; i < perms.size(); ++i) {
     Perm p = perms.at(i);

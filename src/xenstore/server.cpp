@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/log.hpp"
+#include "xenstore/socket_transport.hpp"
 
 namespace tern::xs {
 
@@ -29,7 +30,8 @@ constexpr std::size_t kInputMax = 65535;
 Expected<> Server::listen_at(const std::string& path) {
   sockaddr_un addr{};
   if (path.size() >= sizeof(addr.sun_path))
-    return make_error(Errc::usage, "socket path {} is longer than {} bytes", path, sizeof(addr.sun_path) - 1);
+    return make_error(Errc::usage, "socket path {} is longer than {} bytes", path,
+                      sizeof(addr.sun_path) - 1);
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return errno_error("socket", errno);
   addr.sun_family = AF_UNIX;
@@ -46,33 +48,51 @@ Expected<> Server::listen_at(const std::string& path) {
 void Server::update_interest(Connection& c) {
   int fd = c.transport->fd();
   if (fd < 0) return;
+  std::uint32_t mask =
+      c.transport->poll_events(!c.ignored && !daemon_.input_paused(c), c.pending_out() > 0);
+  if (mask == c.poll_mask) return;  // spares an epoll_ctl per request
   epoll_event ev{};
-  ev.events = (daemon_.input_paused(c) ? 0u : EPOLLIN) | (c.pending_out() ? EPOLLOUT : 0u) | EPOLLRDHUP;
+  ev.events = mask;
   ev.data.u64 = c.id;
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
+  c.poll_mask = mask;
+}
+
+void Server::attach(Connection& c) {
+  epoll_event ev{};
+  ev.events = c.transport->poll_events(true, false);
+  ev.data.u64 = c.id;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.transport->fd(), &ev) != 0) {
+    log::warn("connection {}: epoll_ctl: {}", c.id, std::strerror(errno));
+    daemon_.fail_connection(c, ConnError::communication);
+    return;
+  }
+  c.poll_mask = ev.events;
 }
 
 void Server::drop(Connection& c) {
-  int fd = c.transport->fd();
-  if (fd >= 0) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
   log::debug("connection {} closed", c.id);
   daemon_.remove_connection(c.id);
 }
 
+void Server::retire_transports() {
+  // Deregister explicitly: the peer (a guest) may still hold the same open
+  // eventfd, so closing ours would not take it out of the epoll set.
+  for (auto& t : daemon_.retired)
+    if (t->fd() >= 0) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, t->fd(), nullptr);
+  daemon_.retired.clear();
+}
+
 // Connections the daemon already has when the loop starts (restored by a
-// live update): watch their sockets, handle requests they had buffered, and
+// live update): poll their transports, handle requests they had buffered, and
 // send what they were owed.
 void Server::watch_existing() {
   for (auto& [id, cp] : daemon_.conns) {
     Connection& c = *cp;
-    int fd = c.transport ? c.transport->fd() : -1;
-    if (fd >= 0) {
-      epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLRDHUP;
-      ev.data.u64 = c.id;
-      ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
-    }
-    if (!c.in.empty() && !daemon_.input_paused(c) && !daemon_.process_input(c)) c.closing = true;
+    if (c.transport && c.transport->fd() >= 0) attach(c);
+    if (!c.closing && !c.ignored && !c.in.empty() && !daemon_.input_paused(c) &&
+        !daemon_.process_input(c))
+      daemon_.fail_connection(c, ConnError::protocol);
     daemon_.dirty.insert(c.id);
   }
 }
@@ -89,11 +109,7 @@ void Server::accept_all() {
       }
       return;
     }
-    Connection& c = daemon_.add_connection(std::make_unique<SocketTransport>(UniqueFd(fd)));
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.u64 = c.id;
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+    attach(daemon_.add_connection(std::make_unique<SocketTransport>(UniqueFd(fd))));
   }
 }
 
@@ -106,7 +122,8 @@ void Server::flush(Connection& c) {
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0 && errno == EINTR) continue;
-    c.closing = true;  // peer gone
+    daemon_.fail_connection(
+        c, n < 0 && errno == EPROTO ? ConnError::ring_index : ConnError::none);  // peer gone
     break;
   }
 }
@@ -114,21 +131,45 @@ void Server::flush(Connection& c) {
 void Server::on_readable(Connection& c) {
   char buf[65536];
   std::size_t budget = kReadBudget;
-  while (budget > 0 && !c.closing && !daemon_.input_paused(c) && c.in.size() < kInputMax) {
-    long n = c.transport->read_some(buf, std::min(sizeof buf, kInputMax - c.in.size()));
+  while (budget > 0 && !c.closing && !c.ignored && !daemon_.input_paused(c) &&
+         c.in.size() < kInputMax) {
+    std::size_t asked = std::min(sizeof buf, kInputMax - c.in.size());
+    long n = c.transport->read_some(buf, asked);
     if (n > 0) {
       c.in.append(buf, static_cast<std::size_t>(n));
+      for (auto& fd : c.transport->take_passed_fds())
+        c.passed_fds.emplace_back(c.in_base + c.in.size() - 1, std::move(fd));
       budget -= std::min<std::size_t>(budget, static_cast<std::size_t>(n));
-      if (!daemon_.process_input(c)) {
-        log::info("connection {}: payload longer than {} bytes, dropped", c.id, kPayloadMax);
-        c.closing = true;
+      if (c.passed_fds.size() > kMaxPassedFds) {
+        log::info("connection {}: more than {} descriptors pending, dropped", c.id, kMaxPassedFds);
+        daemon_.fail_connection(c, ConnError::protocol);
+      } else if (!daemon_.process_input(c)) {
+        log::info("connection {}: payload longer than {} bytes", c.id, kPayloadMax);
+        daemon_.fail_connection(c, ConnError::protocol);
       }
+      // A short read drained the transport; level-triggered polling reports more.
+      if (static_cast<std::size_t>(n) < asked) break;
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0 && errno == EINTR) continue;
-    c.closing = true;  // EOF or error
+    // End of input, or the peer broke the transport's rules (EPROTO).
+    daemon_.fail_connection(c, n < 0 && errno == EPROTO ? ConnError::ring_index : ConnError::none);
   }
+}
+
+void Server::serve(Connection& c) {
+  if (c.transport->on_wakeup()) {
+    // Ring reconnection: the guest restarts from an empty ring.
+    daemon_.reset_connection(c);
+    c.transport->finish_reset();
+  }
+  flush(c);
+  on_readable(c);
+  // Output drained below the limits: handle requests already buffered.
+  if (!c.closing && !c.ignored && !c.in.empty() && !daemon_.input_paused(c))
+    if (!daemon_.process_input(c)) daemon_.fail_connection(c, ConnError::protocol);
+  daemon_.dirty.insert(c.id);
 }
 
 Expected<> Server::run(const std::atomic<bool>& stop) {
@@ -164,6 +205,7 @@ Expected<> Server::run(const std::atomic<bool>& stop) {
       for (auto& work : std::exchange(daemon_.deferred, {})) work();
       deliver();
     }
+    retire_transports();
   }
   return {};
 }
@@ -180,15 +222,19 @@ void Server::round(std::vector<epoll_event>& events, int n, epoll_event& lev) {
       continue;
     }
     auto it = daemon_.conns.find(tag);
-    if (it == daemon_.conns.end()) continue;
-    Connection& c = *it->second;
-    if (events[i].events & EPOLLOUT) flush(c);
-    if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR)) on_readable(c);
-    // Output drained below the limits: handle requests already buffered.
-    if (!c.closing && !c.in.empty() && !daemon_.input_paused(c)) {
-      if (!daemon_.process_input(c)) c.closing = true;
-    }
-    daemon_.dirty.insert(c.id);
+    if (it != daemon_.conns.end()) serve(*it->second);
+  }
+  // Rings introduced this round: poll them, and serve what their guests
+  // wrote before the daemon knew them.
+  while (!daemon_.attached.empty()) {
+    std::vector<std::uint64_t> ids = std::move(daemon_.attached);
+    daemon_.attached.clear();
+    retire_transports();  // a re-INTRODUCE retired the old descriptors first
+    for (std::uint64_t id : ids)
+      if (auto it = daemon_.conns.find(id); it != daemon_.conns.end()) {
+        attach(*it->second);
+        serve(*it->second);
+      }
   }
 }
 
@@ -212,17 +258,17 @@ void Server::deliver_pass() {
       held.push_back(id);  // its output waits for the deferred work
       continue;
     }
-    if (!c.closing) flush(c);
+    if (!c.closing && !c.ignored) flush(c);
     // Writing may have lifted a pause (output or outstanding-reply limits):
     // requests already buffered go on now, not when the client next sends.
-    while (!c.closing && !c.in.empty() && !daemon_.input_paused(c)) {
+    while (!c.closing && !c.ignored && !c.in.empty() && !daemon_.input_paused(c)) {
       std::size_t before = c.in.size();
-      if (!daemon_.process_input(c)) c.closing = true;
-      if (!c.closing) flush(c);
+      if (!daemon_.process_input(c)) daemon_.fail_connection(c, ConnError::protocol);
+      if (!c.closing && !c.ignored) flush(c);
       if (c.in.size() == before) break;  // only a partial request is left
     }
-    if (c.closing)
-      drop(c);  // RELEASE, dropped, EOF
+    if (c.closing && !daemon_.keep_after_failure(c))
+      drop(c);  // RELEASE, end of input, a socket's protocol error
     else
       update_interest(c);
   }

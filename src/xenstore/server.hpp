@@ -1,5 +1,6 @@
-// Single-threaded epoll loop: accepts unix-socket clients, moves bytes between
-// their sockets and the Daemon's per-connection buffers, never blocks.
+// Single-threaded epoll loop: accepts unix-socket clients, polls every
+// connection's transport (sockets, domains' rings), moves bytes between them
+// and the Daemon's per-connection buffers, never blocks.
 #pragma once
 
 #include <atomic>
@@ -27,6 +28,9 @@ class Server {
 
  private:
   void accept_all();
+  void attach(Connection& c);
+  void serve(Connection& c);
+  void retire_transports();
   void on_readable(Connection& c);
   void flush(Connection& c);
   void update_interest(Connection& c);

@@ -123,7 +123,7 @@ class Restorer {
       return bad(r, "watch path \"{}\" is not valid ({})", w.path, err_name(canon.error()));
     Watch watch{std::string(w.path), std::move(*canon), std::string(w.token), std::nullopt};
     if (w.depth && *w.depth != img::kWatchDepthUnlimited) watch.depth = *w.depth;
-    c.watches.push_back(std::move(watch));
+    d_.add_watch(c, std::move(watch));  // keeps the daemon's watch index
     ++res_.watches;
     return {};
   }
@@ -181,7 +181,7 @@ class Restorer {
   }
 
   Expected<RestoreResult> finish() {
-    if (!node_exists(d_.store, "/"))
+    if (!loader_.has_root())
       return make_error(
           Errc::invalid,
           "xenstore image: no root node \"/\" (a live-update image holds the whole tree)");

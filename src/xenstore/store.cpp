@@ -6,293 +6,96 @@
 
 namespace tern::xs {
 
-namespace {
-
-bool has_child(const std::string& children, std::string_view leaf) {
-  std::size_t pos = 0;
-  while (pos < children.size()) {
-    auto nul = children.find('\0', pos);
-    if (nul == std::string::npos) break;
-    if (std::string_view(children).substr(pos, nul - pos) == leaf) return true;
-    pos = nul + 1;
-  }
-  return false;
+Store::Store() {
+  Perms dom0 = Perms::owned_by(0);
+  std::uint32_t root = new_rec();
+  Rec& r = rec(root);
+  r.parent = kNone;
+  r.blob = arena_.add("", "", dom0.packed());
+  r.gen = 0;
+  usage_of(0) =
+      Usage{1, static_cast<std::int64_t>(Node::node_bytes("/", 0, 0, dom0.packed().size()))};
+  (void)insert("/tool", "", dom0);
+  (void)insert("/tool/xenstored", "", dom0);
 }
 
-void remove_child(std::string& children, std::string_view leaf) {
-  std::size_t pos = 0;
-  while (pos < children.size()) {
-    auto nul = children.find('\0', pos);
-    if (nul == std::string::npos) break;
-    if (std::string_view(children).substr(pos, nul - pos) == leaf) {
-      children.erase(pos, nul - pos + 1);
-      return;
-    }
-    pos = nul + 1;
-  }
+// ---- lookup ----------------------------------------------------------------
+
+std::uint32_t Store::child(std::uint32_t parent, std::string_view name) const {
+  return index_.find(NodeIndex::hash(parent, name), [&](std::uint32_t id) {
+    const Rec& r = rec(id);
+    return r.parent == parent && arena_.name(r.blob) == name;
+  });
 }
 
-template <typename F>
-void for_each_child(const std::string& children, F&& f) {
-  std::size_t pos = 0;
-  while (pos < children.size()) {
-    auto nul = children.find('\0', pos);
-    if (nul == std::string::npos) break;
-    f(std::string_view(children).substr(pos, nul - pos));
-    pos = nul + 1;
+std::uint32_t Store::resolve(std::string_view path) const {
+  if (path == last_path_) return last_id_;
+  if (path.empty() || path[0] != '/') return kNone;
+  std::uint32_t id = kRoot;
+  std::string_view rest = path.substr(1);
+  while (!rest.empty() && id != kNone) {
+    auto slash = rest.find('/');
+    id = child(id, rest.substr(0, slash));
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
   }
+  if (id != kNone) {
+    last_path_.assign(path);
+    last_id_ = id;
+  }
+  return id;
 }
 
-bool over(const Quotas* q, std::uint64_t Quotas::*field, std::uint64_t value) {
-  return q != nullptr && q->*field != 0 && value > q->*field;
+NodeView Store::view(std::uint32_t id) const {
+  const Rec& r = rec(id);
+  return NodeView{arena_.value(r.blob), arena_.perms(r.blob), r.gen, r.children_bytes};
 }
 
-void emit(const OpCtx& c, std::string_view path, bool exact, const Perms& perms) {
-  if (c.events) c.events->push_back(Event{std::string(path), exact, perms, std::nullopt});
+std::optional<NodeView> Store::lookup(std::string_view path) const {
+  std::uint32_t id = resolve(path);
+  if (id == kNone) return std::nullopt;
+  return view(id);
 }
 
-}  // namespace
-
-// ---- operations over any Tree ---------------------------------------------
-
-Result<> Tree::check_memory(const OpCtx& c, std::int64_t extra) const {
-  if (c.quota == nullptr || c.quota->memory == 0 || extra <= 0) return {};
-  auto u = usage(c.who.domid);
-  if (static_cast<std::uint64_t>(u.bytes + extra) > c.quota->memory) return fail(Err::enomem);
-  return {};
+Result<NodeView> Store::find(std::string_view path) {
+  std::uint32_t id = resolve(path);
+  if (id == kNone) return fail(Err::enoent);
+  return view(id);
 }
 
-Result<std::string> Tree::read(const OpCtx& c, std::string_view path) {
-  auto n = find(path);
-  if (!n) return std::unexpected(n.error());
-  if (*n == nullptr) return fail(Err::enoent);
-  if (!(access_mask((*n)->perms, c.who) & kPermRead)) return fail(Err::eacces);
-  return (*n)->value;
+std::size_t Store::bytes_of(std::string_view path, std::uint32_t id) const {
+  const Rec& r = rec(id);
+  return Node::node_bytes(path, arena_.value(r.blob).size(), r.children_bytes,
+                          arena_.perms(r.blob).packed().size());
 }
 
-Result<> Tree::write(const OpCtx& c, std::string_view path, std::string_view value) {
-  auto n = find(path);
-  if (!n) return std::unexpected(n.error());
-  if (*n == nullptr) return create(c, path, value);
-  const Node& old = **n;
-  if (!(access_mask(old.perms, c.who) & kPermWrite)) return fail(Err::eacces);
-  if (over(c.quota, &Quotas::node_size, value.size() + old.children.size())) return fail(Err::enospc);
-  if (old.perms.owner() == c.who.domid)
-    if (auto r = check_memory(c, static_cast<std::int64_t>(value.size()) -
-                                     static_cast<std::int64_t>(old.value.size()));
-        !r)
-      return r;
-  Node copy = old;
-  copy.value.assign(value);
-  Perms perms = copy.perms;
-  if (auto r = put(path, std::move(copy)); !r) return r;
-  emit(c, path, false, perms);
-  return {};
+Result<std::string> Store::children(std::string_view path) {
+  std::uint32_t id = resolve(path);
+  if (id == kNone) return fail(Err::enoent);
+  return names_of(id);
 }
 
-Result<> Tree::mkdir(const OpCtx& c, std::string_view path) {
-  auto n = find(path);
-  if (!n) return std::unexpected(n.error());
-  if (*n != nullptr) {
-    if (!(access_mask((*n)->perms, c.who) & kPermWrite)) return fail(Err::eacces);
-    return {};
+std::string Store::names_of(std::uint32_t id) const {
+  std::string out;
+  out.reserve(rec(id).children_bytes);
+  std::uint32_t first = rec(id).first_child;
+  if (first != kNone) {
+    std::uint32_t c = first;
+    do {
+      out.append(arena_.name(rec(c).blob));
+      out.push_back('\0');
+      c = rec(c).next;
+    } while (c != first);
   }
-  return create(c, path, {});
-}
-
-// Creates `path` and any missing parents. New nodes inherit the permissions of
-// their nearest existing ancestor; an unprivileged creator becomes the owner.
-Result<> Tree::create(const OpCtx& c, std::string_view path, std::string_view value) {
-  std::vector<std::string_view> missing{path};
-  const Node* anc = nullptr;
-  std::string_view p = parent_path(path);
-  while (!p.empty()) {
-    auto n = find(p);
-    if (!n) return std::unexpected(n.error());
-    if (*n != nullptr) {
-      anc = *n;
-      break;
-    }
-    missing.push_back(p);
-    p = parent_path(p);
-  }
-  if (anc == nullptr) return fail(Err::enoent);  // no root: cannot happen in a Store
-  if (!(access_mask(anc->perms, c.who) & kPermWrite)) return fail(Err::eacces);
-  if (over(c.quota, &Quotas::node_size, value.size())) return fail(Err::enospc);
-  Perms perms = anc->perms;
-  if (!c.who.privileged) perms.set_owner(c.who.domid);
-  if (c.quota != nullptr) {
-    if (over(c.quota, &Quotas::nodes, usage(c.who.domid).nodes + missing.size()))
-      return fail(Err::enospc);
-    std::int64_t bytes = static_cast<std::int64_t>(value.size());
-    for (auto m : missing) bytes += static_cast<std::int64_t>(m.size() + perms.packed().size());
-    if (auto r = check_memory(c, bytes); !r) return r;
-  }
-  // Link the topmost missing node into its existing parent, then the chain below it.
-  {
-    Node parent = *anc;
-    std::string_view top = missing.back();
-    if (!has_child(parent.children, leaf_name(top))) {
-      parent.children.append(leaf_name(top));
-      parent.children.push_back('\0');
-    }
-    if (auto r = put(parent_path(top), std::move(parent)); !r) return r;
-  }
-  for (std::size_t i = missing.size(); i-- > 0;) {
-    Node n;
-    n.perms = perms;
-    if (i == 0) {
-      n.value.assign(value);
-    } else {
-      n.children.assign(leaf_name(missing[i - 1]));
-      n.children.push_back('\0');
-    }
-    if (auto r = put(missing[i], std::move(n)); !r) return r;
-  }
-  emit(c, path, false, perms);
-  return {};
-}
-
-Result<> Tree::rm(const OpCtx& c, std::string_view path) {
-  if (path == "/") return fail(Err::einval);
-  auto n = find(path);
-  if (!n) return std::unexpected(n.error());
-  if (*n == nullptr) {
-    auto parent = find(parent_path(path));
-    if (!parent) return std::unexpected(parent.error());
-    return *parent != nullptr ? Result<>{} : fail(Err::enoent);
-  }
-  if (!(access_mask((*n)->perms, c.who) & kPermWrite)) return fail(Err::eacces);
-  // Collect the subtree (pre-order), then remove it deepest first.
-  std::vector<std::pair<std::string, Perms>> doomed;
-  doomed.emplace_back(std::string(path), (*n)->perms);
-  for (std::size_t i = 0; i < doomed.size(); ++i) {
-    auto node = find(doomed[i].first);
-    if (!node) return std::unexpected(node.error());
-    if (*node == nullptr) continue;
-    std::string base = doomed[i].first;
-    for_each_child((*node)->children, [&](std::string_view leaf) {
-      std::string cp = child_path(base, leaf);
-      doomed.emplace_back(std::move(cp), Perms{});
-    });
-    doomed[i].second = (*node)->perms;
-  }
-  auto parent = find(parent_path(path));
-  if (!parent) return std::unexpected(parent.error());
-  if (*parent != nullptr) {
-    Node p = **parent;
-    remove_child(p.children, leaf_name(path));
-    if (auto r = put(parent_path(path), std::move(p)); !r) return r;
-  }
-  for (std::size_t i = doomed.size(); i-- > 0;) {
-    if (auto r = erase(doomed[i].first); !r) return r;
-    emit(c, doomed[i].first, i != 0, doomed[i].second);
-  }
-  return {};
-}
-
-Result<std::string> Tree::directory(const OpCtx& c, std::string_view path) {
-  auto n = find(path);
-  if (!n) return std::unexpected(n.error());
-  if (*n == nullptr) return fail(Err::enoent);
-  if (!(access_mask((*n)->perms, c.who) & kPermRead)) return fail(Err::eacces);
-  return (*n)->children;
-}
-
-Result<std::string> Tree::directory_part(const OpCtx& c, std::string_view path,
-                                         std::uint64_t offset, std::size_t max) {
-  auto n = find(path);
-  if (!n) return std::unexpected(n.error());
-  if (*n == nullptr) return fail(Err::enoent);
-  if (!(access_mask((*n)->perms, c.who) & kPermRead)) return fail(Err::eacces);
-  const std::string& ch = (*n)->children;
-  if (offset > ch.size()) return fail(Err::einval);
-  std::string out = std::to_string((*n)->gen);
-  out.push_back('\0');
-  // Whole names only; an empty name (extra NUL) marks the end of the list.
-  std::size_t pos = offset;
-  while (pos < ch.size()) {
-    auto nul = ch.find('\0', pos);
-    if (nul == std::string::npos) break;
-    if (out.size() + (nul - pos + 1) + 1 > max) break;
-    out.append(ch, pos, nul - pos + 1);
-    pos = nul + 1;
-  }
-  if (pos >= ch.size()) out.push_back('\0');
   return out;
 }
 
-Result<std::string> Tree::get_perms(const OpCtx& c, std::string_view path) {
-  auto n = find(path);
-  if (!n) return std::unexpected(n.error());
-  if (*n == nullptr) return fail(Err::enoent);
-  if (!(access_mask((*n)->perms, c.who) & kPermRead)) return fail(Err::eacces);
-  return (*n)->perms.to_wire();
-}
-
-Result<> Tree::set_perms(const OpCtx& c, std::string_view path, const Perms& perms) {
-  if (over(c.quota, &Quotas::permissions, perms.size())) return fail(Err::enospc);
-  auto n = find(path);
-  if (!n) return std::unexpected(n.error());
-  if (*n == nullptr) return fail(Err::enoent);
-  if (!(access_mask((*n)->perms, c.who) & kPermOwner)) return fail(Err::eacces);
-  if (!c.who.privileged && perms.owner() != (*n)->perms.owner()) return fail(Err::eperm);
-  Node copy = **n;
-  Perms old = copy.perms;
-  copy.perms = perms;
-  if (auto r = put(path, std::move(copy)); !r) return r;
-  emit(c, path, false, perms);
-  if (c.events) c.events->back().old_perms = old;
-  return {};
-}
-
-// ---- the live store --------------------------------------------------------
-
-Store::Store() {
-  Perms dom0 = Perms::owned_by(0);
-  Node root{.value = {}, .children = std::string("tool\0", 5), .perms = dom0, .gen = 0};
-  Node tool{.value = {}, .children = std::string("xenstored\0", 10), .perms = dom0, .gen = 0};
-  Node xsd{.value = {}, .children = {}, .perms = dom0, .gen = 0};
-  (void)put("/", std::move(root));
-  (void)put("/tool", std::move(tool));
-  (void)put("/tool/xenstored", std::move(xsd));
-}
-
-void Store::account(std::string_view path, const Node& n, int sign) {
-  Usage& u = usage_[n.perms.owner()];
-  u.nodes += sign;
-  u.bytes += sign * static_cast<std::int64_t>(n.bytes(path));
-}
-
-const Node* Store::lookup(std::string_view path) const {
-  auto it = nodes_.find(path);
-  return it == nodes_.end() ? nullptr : &it->second;
-}
-
-Result<const Node*> Store::find(std::string_view path) { return lookup(path); }
-
-Result<> Store::put(std::string_view path, Node node) {
-  node.gen = ++gen_;
-  auto it = nodes_.find(path);
-  if (it == nodes_.end()) {
-    account(path, node, +1);
-    nodes_.emplace(std::string(path), std::move(node));
-  } else {
-    account(path, it->second, -1);
-    account(path, node, +1);
-    it->second = std::move(node);
-  }
-  return {};
-}
-
-Result<> Store::erase(std::string_view path) {
-  auto it = nodes_.find(path);
-  if (it != nodes_.end()) {
-    account(path, it->second, -1);
-    nodes_.erase(it);
-    ++gen_;
-  }
-  return {};
+std::optional<Node> Store::copy_node(std::string_view path) const {
+  std::uint32_t id = resolve(path);
+  if (id == kNone) return std::nullopt;
+  NodeView v = view(id);
+  Node n{std::string(v.value), {}, Perms(v.perms), v.gen};
+  n.children = names_of(id);
+  return n;
 }
 
 Usage Store::usage(std::uint32_t domid) const {
@@ -300,26 +103,224 @@ Usage Store::usage(std::uint32_t domid) const {
   return it == usage_.end() ? Usage{} : it->second;
 }
 
+// ---- changes ---------------------------------------------------------------
+
+std::uint32_t Store::new_rec() {
+  std::uint32_t id;
+  if (free_head_ != kNone) {
+    id = free_head_;
+    free_head_ = rec(id).next;
+  } else {
+    if (rec_used_ % kRecsPerChunk == 0)
+      rec_chunks_.push_back(std::make_unique<Rec[]>(kRecsPerChunk));
+    id = rec_used_++;
+  }
+  rec(id) = Rec{};
+  ++live_nodes_;
+  return id;
+}
+
+Result<> Store::insert(std::string_view path, std::string_view value, const Perms& perms) {
+  std::uint32_t parent = resolve(parent_path(path));
+  if (parent == kNone) return fail(Err::enoent);
+  std::string_view leaf = leaf_name(path);
+  if (child(parent, leaf) != kNone) return fail(Err::eexist);
+  if (leaf.size() > NodeArena::kMaxField || value.size() > NodeArena::kMaxField ||
+      perms.size() > NodeArena::kMaxField)
+    return fail(Err::e2big);
+  std::uint32_t id = new_rec();
+  Rec& r = rec(id);
+  r.parent = parent;
+  r.blob = arena_.add(leaf, value, perms.packed());
+  r.gen = ++gen_;
+  // Append to the parent's children (creation order, as DIRECTORY lists them).
+  Rec& p = rec(parent);
+  if (p.first_child == kNone) {
+    p.first_child = r.next = r.prev = id;
+  } else {
+    std::uint32_t last = rec(p.first_child).prev;
+    r.prev = last;
+    r.next = p.first_child;
+    rec(last).next = id;
+    rec(p.first_child).prev = id;
+  }
+  p.children_bytes += static_cast<std::uint32_t>(leaf.size() + 1);
+  p.gen = ++gen_;
+  index_.insert(NodeIndex::hash(parent, leaf), id);
+  Usage& u = usage_of(perms.owner());
+  u.nodes += 1;
+  u.bytes +=
+      static_cast<std::int64_t>(Node::node_bytes(path, value.size(), 0, perms.packed().size()));
+  usage_of(arena_.perms(p.blob).owner()).bytes += static_cast<std::int64_t>(leaf.size() + 1);
+  return {};
+}
+
+Result<> Store::set_value(std::string_view path, std::string_view value) {
+  std::uint32_t id = resolve(path);
+  if (id == kNone) return fail(Err::enoent);
+  if (value.size() > NodeArena::kMaxField) return fail(Err::e2big);
+  Rec& r = rec(id);
+  std::int64_t delta = static_cast<std::int64_t>(value.size()) -
+                       static_cast<std::int64_t>(arena_.value(r.blob).size());
+  usage_of(arena_.perms(r.blob).owner()).bytes += delta;
+  r.blob = arena_.set_value(r.blob, value);
+  r.gen = ++gen_;
+  maybe_compact();
+  return {};
+}
+
+Result<> Store::set_node_perms(std::string_view path, const Perms& perms) {
+  std::uint32_t id = resolve(path);
+  if (id == kNone) return fail(Err::enoent);
+  if (perms.size() > NodeArena::kMaxField) return fail(Err::e2big);
+  Rec& r = rec(id);
+  Usage& before = usage_of(arena_.perms(r.blob).owner());
+  before.nodes -= 1;
+  before.bytes -= static_cast<std::int64_t>(bytes_of(path, id));
+  r.blob = arena_.set_perms(r.blob, perms.packed());
+  r.gen = ++gen_;
+  Usage& after = usage_of(perms.owner());
+  after.nodes += 1;
+  after.bytes += static_cast<std::int64_t>(bytes_of(path, id));
+  maybe_compact();
+  return {};
+}
+
+Result<> Store::touch(std::string_view path) {
+  std::uint32_t id = resolve(path);
+  if (id == kNone) return fail(Err::enoent);
+  rec(id).gen = ++gen_;
+  return {};
+}
+
+// Removes `id` (at `path`) and its subtree, children first. `path` is used as
+// scratch for the descendants' paths and restored on return.
+void Store::erase_id(std::uint32_t id, std::string& path) {
+  while (rec(id).first_child != kNone) {
+    std::uint32_t c = rec(rec(id).first_child).prev;  // the last: unlinking it is cheapest
+    std::size_t len = path.size();
+    if (path != "/") path.push_back('/');
+    path.append(arena_.name(rec(c).blob));
+    erase_id(c, path);
+    path.resize(len);
+  }
+  Rec& r = rec(id);
+  std::string_view leaf = arena_.name(r.blob);
+  Rec& p = rec(r.parent);
+  if (r.next == id) {
+    p.first_child = kNone;
+  } else {
+    rec(r.prev).next = r.next;
+    rec(r.next).prev = r.prev;
+    if (p.first_child == id) p.first_child = r.next;
+  }
+  p.children_bytes -= static_cast<std::uint32_t>(leaf.size() + 1);
+  p.gen = ++gen_;
+  usage_of(arena_.perms(p.blob).owner()).bytes -= static_cast<std::int64_t>(leaf.size() + 1);
+  Usage& u = usage_of(arena_.perms(r.blob).owner());
+  u.nodes -= 1;
+  u.bytes -= static_cast<std::int64_t>(bytes_of(path, id));
+  index_.erase(NodeIndex::hash(r.parent, leaf), id);
+  arena_.release(r.blob);
+  r = Rec{};
+  r.parent = kFree;
+  r.next = free_head_;
+  free_head_ = id;
+  --live_nodes_;
+  ++gen_;
+}
+
+Result<> Store::erase(std::string_view path) {
+  std::uint32_t id = resolve(path);
+  if (id == kNone) return {};
+  if (id == kRoot) return fail(Err::einval);
+  last_path_.clear();  // ids of removed nodes get reused
+  last_id_ = kNone;
+  std::string scratch(path);
+  erase_id(id, scratch);
+  maybe_compact();
+  return {};
+}
+
+void Store::maybe_compact() {
+  if (!arena_.wants_compaction()) return;
+  NodeArena fresh;
+  for (std::uint32_t id = 0; id < rec_used_; ++id) {
+    Rec& r = rec(id);
+    if (r.parent != kFree) r.blob = fresh.copy_from(arena_, r.blob);
+  }
+  arena_ = std::move(fresh);
+}
+
+// ---- whole-tree views --------------------------------------------------------
+
+void Store::visit(const std::function<void(std::string_view, const NodeView&)>& f) const {
+  std::string path = "/";
+  f(path, view(kRoot));
+  // Depth-first, pre-order; `stack` holds the next sibling to visit at each level.
+  struct Level {
+    std::uint32_t first;
+    std::uint32_t next;
+    std::size_t path_len;
+  };
+  std::vector<Level> stack;
+  auto descend = [&](std::uint32_t id) {
+    std::uint32_t first = rec(id).first_child;
+    if (first != kNone) stack.push_back({first, first, path.size()});
+  };
+  descend(kRoot);
+  while (!stack.empty()) {
+    Level& l = stack.back();
+    if (l.next == kNone) {
+      stack.pop_back();
+      continue;
+    }
+    std::uint32_t id = l.next;
+    l.next = rec(id).next == l.first ? kNone : rec(id).next;
+    path.resize(l.path_len);
+    if (path != "/") path.push_back('/');
+    path.append(arena_.name(rec(id).blob));
+    f(path, view(id));
+    descend(id);
+  }
+}
+
 std::optional<std::string> Store::check() const {
   std::map<std::uint32_t, Usage> recount;
-  for (const auto& [path, node] : nodes_) {
-    Usage& u = recount[node.perms.owner()];
+  std::optional<std::string> bad;
+  std::size_t seen = 0;
+  visit([&](std::string_view path, const NodeView& n) {
+    ++seen;
+    if (bad) return;
+    Usage& u = recount[n.perms.owner()];
     u.nodes += 1;
-    u.bytes += static_cast<std::int64_t>(node.bytes(path));
-    if (node.perms.size() == 0) return fmt::format("{}: no permissions", path);
-    if (path != "/") {
-      const Node* parent = lookup(parent_path(path));
-      if (parent == nullptr) return fmt::format("{}: parent missing", path);
-      if (!has_child(parent->children, leaf_name(path)))
-        return fmt::format("{}: not listed by its parent", path);
+    u.bytes += static_cast<std::int64_t>(
+        Node::node_bytes(path, n.value.size(), n.children_bytes, n.perms.packed().size()));
+    if (n.perms.size() == 0) bad = fmt::format("{}: no permissions", path);
+    std::uint32_t id = resolve(path);
+    if (id == kNone) {
+      bad = fmt::format("{}: reachable but not in the index", path);
+      return;
     }
-    std::optional<std::string> bad;
-    for_each_child(node.children, [&](std::string_view leaf) {
-      if (!bad && lookup(child_path(path, leaf)) == nullptr)
-        bad = fmt::format("{}: lists missing child {}", path, leaf);
-    });
-    if (bad) return bad;
-  }
+    std::size_t names = 0;
+    std::uint32_t first = rec(id).first_child;
+    if (first != kNone) {
+      std::uint32_t c = first;
+      do {
+        const Rec& cr = rec(c);
+        if (cr.parent != id)
+          bad = fmt::format("{}: child {} names another parent", path, arena_.name(cr.blob));
+        if (rec(cr.next).prev != c) bad = fmt::format("{}: broken sibling links", path);
+        names += arena_.name(cr.blob).size() + 1;
+        c = cr.next;
+      } while (c != first && !bad);
+    }
+    if (!bad && names != n.children_bytes)
+      bad = fmt::format("{}: children take {} bytes, {} recorded", path, names, n.children_bytes);
+  });
+  if (bad) return bad;
+  if (seen != live_nodes_ || index_.size() + 1 != live_nodes_)
+    return fmt::format("{} nodes reachable, {} live, {} indexed", seen, live_nodes_, index_.size());
   for (const auto& [dom, u] : usage_) {
     auto it = recount.find(dom);
     Usage r = it == recount.end() ? Usage{} : it->second;
@@ -327,131 +328,28 @@ std::optional<std::string> Store::check() const {
       return fmt::format("domain {}: usage {} nodes/{} bytes recorded, {}/{} counted", dom, u.nodes,
                          u.bytes, r.nodes, r.bytes);
   }
+  for (const auto& [dom, r] : recount)
+    if (!usage_.contains(dom))
+      return fmt::format("domain {}: owns {} nodes, no usage recorded", dom, r.nodes);
   return std::nullopt;
 }
 
-void Store::clear() {
-  nodes_.clear();
-  usage_.clear();
-}
-
-Store::Restored Store::restore_node(std::string_view path, std::string value, Perms perms, Node* parent) {
-  if (parent == nullptr && path != "/") {
-    auto it = nodes_.find(parent_path(path));
-    if (it == nodes_.end()) return {"parent missing", {}, nullptr};
-    parent = &it->second;
+Result<> Store::reset_root(std::string_view value, const Perms& perms) {
+  auto kids = children("/");
+  if (!kids) return std::unexpected(kids.error());
+  std::string_view names = *kids;
+  while (!names.empty()) {
+    auto nul = names.find('\0');
+    if (auto r = erase(child_path("/", names.substr(0, nul))); !r) return r;
+    names.remove_prefix(nul == std::string_view::npos ? names.size() : nul + 1);
   }
-  auto [it, inserted] = nodes_.try_emplace(std::string(path));
-  if (!inserted) return {"exists", {}, nullptr};
-  it->second.value = std::move(value);
-  it->second.perms = std::move(perms);
-  it->second.gen = ++gen_;
-  account(path, it->second, +1);
-  if (parent != nullptr) {
-    // The parent's size grows by the new child's name: account for it too.
-    account(parent_path(path), *parent, -1);
-    parent->children.append(leaf_name(path));
-    parent->children.push_back('\0');
-    account(parent_path(path), *parent, +1);
-  }
-  return {nullptr, it->first, &it->second};
+  if (auto r = set_value("/", value); !r) return r;
+  return set_node_perms("/", perms);
 }
 
-// ---- transactions ----------------------------------------------------------
-
-std::unique_ptr<Transaction> Transaction::restore(Store& base, std::uint64_t node_limit, State state) {
-  auto t = std::make_unique<Transaction>(base, node_limit);
-  t->overlay_ = std::move(state.overlay);
-  t->snapshot_ = std::move(state.snapshot);
-  t->seen_ = std::move(state.seen);
-  t->delta_ = std::move(state.delta);
-  t->events_ = std::move(state.events);
-  return t;
-}
-
-bool Transaction::conflicted() const {
-  for (const auto& [path, gen] : seen_) {
-    const Node* n = base_.lookup(path);
-    if ((n ? n->gen : 0) != gen) return true;
-  }
-  return false;
-}
-
-Result<> Transaction::remember(std::string_view path) {
-  if (seen_.find(path) != seen_.end()) return {};
-  if (node_limit_ != 0 && seen_.size() >= node_limit_) return fail(Err::enospc);
-  const Node* n = base_.lookup(path);
-  seen_.emplace(std::string(path), n ? n->gen : 0);
-  return {};
-}
-
-Result<const Node*> Transaction::find(std::string_view path) {
-  if (auto it = overlay_.find(path); it != overlay_.end())
-    return it->second ? &*it->second : nullptr;
-  if (auto it = snapshot_.find(path); it != snapshot_.end())
-    return it->second ? &*it->second : nullptr;
-  if (auto r = remember(path); !r) return std::unexpected(r.error());
-  const Node* n = base_.lookup(path);
-  auto [it, _] = snapshot_.emplace(std::string(path), n ? std::optional<Node>(*n) : std::nullopt);
-  return it->second ? &*it->second : nullptr;
-}
-
-void Transaction::account(std::string_view path, const Node* n, int sign) {
-  if (n == nullptr) return;
-  Usage& u = delta_[n->perms.owner()];
-  u.nodes += sign;
-  u.bytes += sign * static_cast<std::int64_t>(n->bytes(path));
-}
-
-Result<> Transaction::put(std::string_view path, Node node) {
-  if (auto r = remember(path); !r) return r;
-  auto prev = find(path);
-  if (!prev) return std::unexpected(prev.error());
-  account(path, *prev, -1);
-  account(path, &node, +1);
-  auto it = overlay_.find(path);
-  if (it == overlay_.end())
-    overlay_.emplace(std::string(path), std::move(node));
-  else
-    it->second = std::move(node);
-  return {};
-}
-
-Result<> Transaction::erase(std::string_view path) {
-  if (auto r = remember(path); !r) return r;
-  auto prev = find(path);
-  if (!prev) return std::unexpected(prev.error());
-  account(path, *prev, -1);
-  auto it = overlay_.find(path);
-  if (it == overlay_.end())
-    overlay_.emplace(std::string(path), std::nullopt);
-  else
-    it->second.reset();
-  return {};
-}
-
-Usage Transaction::usage(std::uint32_t domid) const {
-  Usage u = base_.usage(domid);
-  if (auto it = delta_.find(domid); it != delta_.end()) {
-    u.nodes += it->second.nodes;
-    u.bytes += it->second.bytes;
-  }
-  return u;
-}
-
-Result<std::vector<Event>> Transaction::commit() {
-  for (const auto& [path, gen] : seen_) {
-    const Node* n = base_.lookup(path);
-    if ((n ? n->gen : 0) != gen) return fail(Err::eagain);
-  }
-  for (auto& [path, node] : overlay_) {
-    if (node)
-      (void)base_.put(path, std::move(*node));
-    else
-      (void)base_.erase(path);
-  }
-  overlay_.clear();
-  return std::move(events_);
+Store::Footprint Store::footprint() const {
+  return Footprint{rec_chunks_.size() * kRecsPerChunk * sizeof(Rec), arena_.mapped_bytes(),
+                   arena_.live_bytes(), arena_.garbage_bytes(), index_.bytes()};
 }
 
 }  // namespace tern::xs

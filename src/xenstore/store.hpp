@@ -1,130 +1,116 @@
-// The node database. `Tree` is the set of operations clients perform (READ,
-// WRITE, MKDIR, RM, DIRECTORY, perms), written once over an abstract node map
-// so the same code runs on the live store and inside a transaction's overlay.
+// The node database. `Store` is the live tree; `Transaction` an overlay over
+// it. Both run the client operations of tree.hpp.
+//
+// The store is built to be small (xenstored often holds hundreds of thousands
+// of nodes): a node is a 32-byte record in an id-indexed table (parent,
+// first child and sibling links, the offset of its variable part, its
+// children's name bytes, its generation) plus one compact record in a
+// NodeArena holding its leaf name, value and packed permissions; paths are
+// found through a NodeIndex keyed by (parent id, leaf name). Full paths are
+// never stored: they are what the links spell.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
-#include "xenstore/perms.hpp"
-#include "xenstore/quota.hpp"
-#include "xenstore/wire.hpp"
+#include "xenstore/node_arena.hpp"
+#include "xenstore/node_index.hpp"
+#include "xenstore/tree.hpp"
 
 namespace tern::xs {
 
-struct Node {
-  std::string value;
-  std::string children;  // leaf names, each NUL-terminated, in creation order
-  Perms perms;
-  std::uint64_t gen = 0;  // store generation of the last change to this node
-
-  [[nodiscard]] std::size_t bytes(std::string_view path) const {
-    return path.size() + value.size() + children.size() + perms.packed().size();
-  }
-};
-
-// A change watchers may hear about. `exact` events (descendants removed by a
-// recursive RM) match only watches on exactly that path.
-struct Event {
-  std::string path;
-  bool exact = false;
-  Perms perms;  // of the node as changed (before removal, for RM)
-  std::optional<Perms> old_perms;  // SET_PERMS: readers under either list hear it
-};
-
-// What a domain uses of the store (for quotas and CONTROL quota <domid>).
-struct Usage {
-  std::int64_t nodes = 0;
-  std::int64_t bytes = 0;
-};
-
-struct StringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-template <typename V>
-using PathMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
-
-// Who performs an operation and which limits apply (none if privileged).
-struct OpCtx {
-  Caller who;
-  const Quotas* quota = nullptr;  // nullptr: no quota checks
-  std::vector<Event>* events = nullptr;
-};
-
-class Tree {
- public:
-  virtual ~Tree() = default;
-
-  // The primitive node map.
-  virtual Result<const Node*> find(std::string_view path) = 0;
-  virtual Result<> put(std::string_view path, Node node) = 0;
-  virtual Result<> erase(std::string_view path) = 0;
-  [[nodiscard]] virtual Usage usage(std::uint32_t domid) const = 0;
-
-  // Client operations; `path` is canonical (absolute, validated).
-  Result<std::string> read(const OpCtx& c, std::string_view path);
-  Result<> write(const OpCtx& c, std::string_view path, std::string_view value);
-  Result<> mkdir(const OpCtx& c, std::string_view path);
-  Result<> rm(const OpCtx& c, std::string_view path);
-  Result<std::string> directory(const OpCtx& c, std::string_view path);
-  // gencnt + NUL + children from byte `offset`, within `max` bytes (DIRECTORY_PART).
-  Result<std::string> directory_part(const OpCtx& c, std::string_view path, std::uint64_t offset,
-                                     std::size_t max);
-  Result<std::string> get_perms(const OpCtx& c, std::string_view path);
-  Result<> set_perms(const OpCtx& c, std::string_view path, const Perms& perms);
-
- private:
-  Result<> create(const OpCtx& c, std::string_view path, std::string_view value);
-  Result<> check_memory(const OpCtx& c, std::int64_t extra) const;
-};
-
-// The live store.
 class Store final : public Tree {
  public:
   Store();  // "/", "/tool", "/tool/xenstored", owned by dom0, no access for others
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
 
-  Result<const Node*> find(std::string_view path) override;
-  Result<> put(std::string_view path, Node node) override;
+  Result<NodeView> find(std::string_view path) override;
+  Result<std::string> children(std::string_view path) override;
+  Result<> set_value(std::string_view path, std::string_view value) override;
+  Result<> set_node_perms(std::string_view path, const Perms& perms) override;
+  Result<> insert(std::string_view path, std::string_view value, const Perms& perms) override;
+  // Removes the node and, unlike the primitive requires, anything below it.
   Result<> erase(std::string_view path) override;
   [[nodiscard]] Usage usage(std::uint32_t domid) const override;
 
-  [[nodiscard]] const Node* lookup(std::string_view path) const;
+  [[nodiscard]] std::optional<NodeView> lookup(std::string_view path) const;
+  // A copy of a node with its children list (a transaction's snapshot).
+  [[nodiscard]] std::optional<Node> copy_node(std::string_view path) const;
+  // A new generation for a node without changing it (a transaction rewrote it).
+  Result<> touch(std::string_view path);
+
   [[nodiscard]] std::uint64_t generation() const { return gen_; }
-  [[nodiscard]] std::size_t node_count() const { return nodes_.size(); }
-  [[nodiscard]] const PathMap<Node>& nodes() const { return nodes_; }
+  [[nodiscard]] std::size_t node_count() const { return live_nodes_; }
   [[nodiscard]] const std::map<std::uint32_t, Usage>& usage_by_domain() const { return usage_; }
-  // Consistency check (CONTROL check): children lists, parents and usage agree.
+  // Every node, parents before children, children in creation order (what a
+  // live-update dump writes and a restore can insert in the same order).
+  void visit(const std::function<void(std::string_view path, const NodeView& node)>& f) const;
+  // Consistency check (CONTROL check): links, index, children sizes and usage agree.
   [[nodiscard]] std::optional<std::string> check() const;
 
-  // Rebuilding a store from an image (live update, domain import).
-  // clear(): no nodes at all, not even "/" (an image brings its own).
-  void clear();
-  void reserve(std::size_t nodes) { nodes_.reserve(nodes); }
-  // Adds a node below an existing parent (or "/" into an empty store),
-  // appending its name to the parent's children, with a fresh generation.
-  // `parent`, if given, is the parent's entry (saves a lookup). On success
-  // `error` is null and `key`/`node` are the stored path and node (both stay
-  // valid while the node exists); else `error` says why ("exists", "parent
-  // missing").
-  struct Restored {
-    const char* error = nullptr;
-    std::string_view key;
-    Node* node = nullptr;
+  // Memory held by the database, for CONTROL memreport.
+  struct Footprint {
+    std::size_t records = 0;       // the fixed-size node table
+    std::size_t arena_mapped = 0;  // chunks holding names, values, permissions
+    std::size_t arena_live = 0;
+    std::size_t arena_garbage = 0;  // freed, reclaimed at the next compaction
+    std::size_t index = 0;
   };
-  Restored restore_node(std::string_view path, std::string value, Perms perms, Node* parent = nullptr);
+  [[nodiscard]] Footprint footprint() const;
+
+  // Rebuilding a store from an image (live update): drops every node but "/"
+  // and gives "/" the image's value and permissions; the image's other nodes
+  // then come through insert(), parents first.
+  Result<> reset_root(std::string_view value, const Perms& perms);
 
  private:
-  void account(std::string_view path, const Node& n, int sign);
-  PathMap<Node> nodes_;
+  static constexpr std::uint32_t kNone = NodeIndex::kNone;
+  static constexpr std::uint32_t kFree = 0xfffffffeu;  // parent of an unused record
+  static constexpr std::uint32_t kRoot = 0;
+  struct Rec {
+    std::uint32_t parent = kNone;
+    std::uint32_t first_child = kNone;  // children form a circular list in creation order:
+    std::uint32_t next = kNone;         // next/prev siblings; first_child's prev is the last
+    std::uint32_t prev = kNone;
+    std::uint32_t blob = 0;            // NodeArena offset: name, value, perms
+    std::uint32_t children_bytes = 0;  // sum of (child name length + 1)
+    std::uint64_t gen = 0;
+  };
+  static_assert(sizeof(Rec) == 32);
+  static constexpr std::uint32_t kRecsPerChunk = 1024;
+
+  Rec& rec(std::uint32_t id) { return rec_chunks_[id / kRecsPerChunk][id % kRecsPerChunk]; }
+  const Rec& rec(std::uint32_t id) const {
+    return rec_chunks_[id / kRecsPerChunk][id % kRecsPerChunk];
+  }
+  [[nodiscard]] std::uint32_t resolve(std::string_view path) const;
+  [[nodiscard]] std::uint32_t child(std::uint32_t parent, std::string_view name) const;
+  [[nodiscard]] NodeView view(std::uint32_t id) const;
+  [[nodiscard]] std::string names_of(std::uint32_t id) const;
+  [[nodiscard]] std::size_t bytes_of(std::string_view path, std::uint32_t id) const;
+  std::uint32_t new_rec();
+  void erase_id(std::uint32_t id, std::string& path);
+  void maybe_compact();
+  Usage& usage_of(std::uint32_t owner) { return usage_[owner]; }
+
+  std::vector<std::unique_ptr<Rec[]>> rec_chunks_;
+  std::uint32_t rec_used_ = 0;       // records handed out so far (free or live)
+  std::uint32_t free_head_ = kNone;  // unused records, linked through `next`
+  std::size_t live_nodes_ = 0;
+  NodeArena arena_;
+  NodeIndex index_;
   std::map<std::uint32_t, Usage> usage_;
   std::uint64_t gen_ = 0;
+  // The last path resolved and its id: a WRITE looks a node up, then changes it.
+  mutable std::string last_path_;
+  mutable std::uint32_t last_id_ = kNone;
 };
 
 // A transaction: reads and writes go to an overlay over the store; the
@@ -134,10 +120,25 @@ class Transaction final : public Tree {
  public:
   Transaction(Store& base, std::uint64_t node_limit) : base_(base), node_limit_(node_limit) {}
 
-  Result<const Node*> find(std::string_view path) override;
-  Result<> put(std::string_view path, Node node) override;
+  Result<NodeView> find(std::string_view path) override;
+  Result<std::string> children(std::string_view path) override;
+  Result<> set_value(std::string_view path, std::string_view value) override;
+  Result<> set_node_perms(std::string_view path, const Perms& perms) override;
+  Result<> insert(std::string_view path, std::string_view value, const Perms& perms) override;
   Result<> erase(std::string_view path) override;
   [[nodiscard]] Usage usage(std::uint32_t domid) const override;
+
+  // Applies the overlay to the store if nothing it touched changed; the
+  // events collected during the transaction are returned for firing.
+  Result<std::vector<Event>> commit();
+  std::vector<Event>& events() { return events_; }
+  [[nodiscard]] std::size_t touched() const { return seen_.size(); }
+  // State a live-update dump needs: the overlay and the remembered
+  // generations. An overlay node with generation 0 was created in the
+  // transaction (if the store has it, the transaction removed and re-created it).
+  [[nodiscard]] const PathMap<std::optional<Node>>& overlay() const { return overlay_; }
+  [[nodiscard]] const PathMap<std::uint64_t>& seen() const { return seen_; }
+  [[nodiscard]] const PathMap<std::optional<Node>>& snapshot() const { return snapshot_; }
 
   // Everything a transaction holds, for a live update to save and rebuild.
   struct State {
@@ -156,24 +157,16 @@ class Transaction final : public Tree {
   // True if a node it accessed changed since: commit will fail with EAGAIN.
   [[nodiscard]] bool conflicted() const;
 
-  // Applies the overlay to the store if nothing it touched changed; the
-  // events collected during the transaction are returned for firing.
-  Result<std::vector<Event>> commit();
-  std::vector<Event>& events() { return events_; }
-  [[nodiscard]] std::size_t touched() const { return seen_.size(); }
-  // State a live-update dump needs: the overlay and the remembered generations.
-  [[nodiscard]] const PathMap<std::optional<Node>>& overlay() const { return overlay_; }
-  [[nodiscard]] const PathMap<std::uint64_t>& seen() const { return seen_; }
-  [[nodiscard]] const PathMap<std::optional<Node>>& snapshot() const { return snapshot_; }
-
  private:
+  Result<const Node*> node(std::string_view path);
+  Result<> put(std::string_view path, Node node);
   Result<> remember(std::string_view path);
   void account(std::string_view path, const Node* n, int sign);
   Store& base_;
   std::uint64_t node_limit_;
-  PathMap<std::optional<Node>> overlay_;  // nullopt: removed in this transaction
-  PathMap<std::optional<Node>> snapshot_; // nodes as first read: later reads see the same
-  PathMap<std::uint64_t> seen_;           // generation at first access; 0 = absent
+  PathMap<std::optional<Node>> overlay_;   // nullopt: removed in this transaction
+  PathMap<std::optional<Node>> snapshot_;  // nodes as first read: later reads see the same
+  PathMap<std::uint64_t> seen_;            // generation at first access; 0 = absent
   std::map<std::uint32_t, Usage> delta_;
   std::vector<Event> events_;
 };

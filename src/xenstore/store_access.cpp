@@ -5,93 +5,66 @@
 
 namespace tern::xs {
 
-Expected<void> visit_subtree(const Store& s, std::string_view top, const NodeVisitor& f) {
-  const Node* root = s.lookup(top);
-  if (root == nullptr) return {};
-  std::string p(top);
-  TERN_TRY(f(p, root->value, root->perms));
-  // Each frame holds a node's children, all looked up at once when the node
-  // is entered: independent hash lookups in a tight loop overlap their cache
-  // misses, which dominate the walk of a large store.
-  struct Frame {
-    std::size_t len;  // length of this node's path
-    std::vector<std::pair<std::string_view, const Node*>> children;
-    std::size_t next = 0;
-  };
-  std::vector<Frame> stack;
-  auto enter = [&](const Node& n) -> Expected<void> {
-    Frame fr{p.size(), {}, 0};
-    std::size_t base = p.size();
-    for_each_child_name(n.children,
-                        [&](std::string_view leaf) { fr.children.emplace_back(leaf, nullptr); });
-    for (auto& [leaf, node] : fr.children) {
-      p.resize(base);
-      if (base != 1) p.push_back('/');  // below "/" no separator is added
-      p.append(leaf);
-      node = s.lookup(p);
-      if (node == nullptr)
-        return make_error(Errc::internal, "store: {} is listed by its parent but missing", p);
-    }
-    p.resize(base);
-    stack.push_back(std::move(fr));
-    return {};
-  };
-  TERN_TRY(enter(*root));
-  while (!stack.empty()) {
-    Frame& fr = stack.back();
-    if (fr.next == fr.children.size()) {
-      stack.pop_back();
-      continue;
-    }
-    auto [leaf, node] = fr.children[fr.next++];
-    p.resize(fr.len);
-    if (fr.len != 1) p.push_back('/');
-    p.append(leaf);
-    TERN_TRY(f(p, node->value, node->perms));
-    if (!node->children.empty()) TERN_TRY(enter(*node));
+namespace {
+// Why an insert was refused, in the words the image readers report.
+const char* insert_error(Err e) {
+  switch (e) {
+    case Err::eexist:
+      return "exists";
+    case Err::enoent:
+      return "parent missing";
+    case Err::e2big:
+      return "name, value or permissions too long for the store";
+    default:
+      return "refused by the store";
   }
-  return {};
+}
+}  // namespace
+
+Expected<void> visit_subtree(const Store& s, std::string_view top, const NodeVisitor& f) {
+  if (!s.lookup(top)) return {};
+  // Store::visit walks parents before children and children in creation
+  // (DIRECTORY) order; the nodes outside `top` are skipped. Stops calling f
+  // after its first error.
+  Expected<void> result;
+  bool whole = top == "/";
+  s.visit([&](std::string_view path, const NodeView& n) {
+    if (!result || (!whole && !is_child(path, top))) return;
+    result = f(path, n.value, Perms(n.perms));
+  });
+  return result;
 }
 
-void visit_all(const Store& s, const std::function<void(std::string_view, const Perms&)>& f) {
-  for (const auto& [path, n] : s.nodes()) f(path, n.perms);
+void visit_all(const Store& s, const std::function<void(std::string_view, PermsView)>& f) {
+  s.visit([&](std::string_view path, const NodeView& n) { f(path, n.perms); });
 }
 
-bool node_exists(const Store& s, std::string_view path) { return s.lookup(path) != nullptr; }
+bool node_exists(const Store& s, std::string_view path) { return s.lookup(path).has_value(); }
 
 std::uint64_t node_generation(const Store& s, std::string_view path) {
-  const Node* n = s.lookup(path);
+  auto n = s.lookup(path);
   return n ? n->gen : 0;
 }
 
-std::optional<Node> copy_node(const Store& s, std::string_view path) {
-  const Node* n = s.lookup(path);
-  if (n == nullptr) return std::nullopt;
-  return *n;
-}
+std::optional<Node> copy_node(const Store& s, std::string_view path) { return s.copy_node(path); }
 
-StoreLoader::StoreLoader(Store& s, std::size_t expected_nodes) : s_(s) {
-  s_.clear();
-  if (expected_nodes) s_.reserve(expected_nodes);
-}
+StoreLoader::StoreLoader(Store& s, std::size_t /*expected_nodes*/) : s_(s) {}
 
 const char* StoreLoader::add(std::string_view path, std::string value, Perms perms) {
-  // Images list nodes depth first, so the parent is almost always on the
-  // path to the previous node: found without a hash lookup.
-  std::string_view parent = path == "/" ? std::string_view() : parent_path(path);
-  while (!ancestors_.empty() && ancestors_.back().first != parent) ancestors_.pop_back();
-  Node* hint = ancestors_.empty() ? nullptr : ancestors_.back().second;
-  auto added = s_.restore_node(path, std::move(value), std::move(perms), hint);
-  if (added.error != nullptr) return added.error;
-  ancestors_.emplace_back(added.key, added.node);
+  if (path == "/") {
+    if (have_root_) return "exists";
+    if (auto r = s_.reset_root(value, perms); !r) return insert_error(r.error());
+    have_root_ = true;
+    return nullptr;
+  }
+  if (!have_root_) return "parent missing";
+  if (auto r = s_.insert(path, value, perms); !r) return insert_error(r.error());
   return nullptr;
 }
 
 const char* add_node_live(Store& s, std::string_view path, std::string value, Perms perms) {
-  std::string parent(parent_path(path));
-  auto added = s.restore_node(path, std::move(value), std::move(perms));
-  if (added.error != nullptr) return added.error;
-  if (const Node* p = s.lookup(parent)) (void)s.put(parent, Node(*p));  // a new generation
+  // Store::insert gives the parent a new generation, as a write would.
+  if (auto r = s.insert(path, value, perms); !r) return insert_error(r.error());
   return nullptr;
 }
 

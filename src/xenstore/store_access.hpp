@@ -25,7 +25,7 @@ Expected<void> visit_subtree(const Store& s, std::string_view top, const NodeVis
 
 // Calls f for every node, in no particular order.
 void visit_all(const Store& s,
-               const std::function<void(std::string_view path, const Perms& perms)>& f);
+               const std::function<void(std::string_view path, PermsView perms)>& f);
 
 [[nodiscard]] bool node_exists(const Store& s, std::string_view path);
 // The store generation of a node's last change; 0 if there is no node.
@@ -34,16 +34,19 @@ void visit_all(const Store& s,
 [[nodiscard]] std::optional<Node> copy_node(const Store& s, std::string_view path);
 
 // Rebuilds a store from an image's committed nodes, given parents first (as
-// visit_subtree produces them). The store starts empty: the image brings "/".
+// visit_subtree produces them). The image brings "/" first: it replaces the
+// store's root and everything below it.
 class StoreLoader {
  public:
   StoreLoader(Store& s, std::size_t expected_nodes);
   // Why the node cannot be added ("exists", "parent missing"), or nullptr.
   const char* add(std::string_view path, std::string value, Perms perms);
+  // Whether the image's "/" came (the store's own root does not count).
+  [[nodiscard]] bool has_root() const { return have_root_; }
 
  private:
   Store& s_;
-  std::vector<std::pair<std::string_view, Node*>> ancestors_;  // path to the last node added
+  bool have_root_ = false;
 };
 
 // Adds one node to a serving store (a domain import): like a write, the

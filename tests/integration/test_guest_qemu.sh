@@ -121,6 +121,17 @@ if boot bad_region 129 "mib=4096"; then
   expect bad_region '^tern-guest: region 0x[0-9a-f]+-0x[0-9a-f]+ \(4096 MiB\) is not inside one available RAM range'
 fi
 
+# 10. balloon=N: QEMU has no tern hypercall ports (port 0xf40 reads all ones),
+#     so the guest says so and runs without ballooning.
+if boot balloon 1 "passes=2 mib=4 balloon=16,8"; then
+  expect balloon '^tern-guest: start .* balloon=16,8 bbase=0x[0-9a-f]+ \| memory'
+  expect balloon '^tern-guest: balloon: no tern VMM \(port 0xf40 reads 0xffffffff\), ballooning off$'
+  expect balloon '^tern-guest: done, passes=2 errors=0$'
+fi
+if boot bad_balloon 129 "mib=8 balloon=65537"; then
+  expect bad_balloon "^tern-guest: bad command line: balloon=65537 out of range 0..65536$"
+fi
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures failure(s)"
   exit 1

@@ -22,7 +22,15 @@ void add_inspect(CLI::App& app, Context& ctx);
 void add_verify(CLI::App& app, Context& ctx);
 void add_convert(CLI::App& app, Context& ctx);
 void add_synth(CLI::App& app, Context& ctx);
-// xenstore daemon tools (tern issue D).
+// VM operations (issue E): cmd_run.cpp, cmd_save.cpp, cmd_restore.cpp.
+void add_run(CLI::App& app, Context& ctx);
+void add_save(CLI::App& app, Context& ctx);
+void add_restore(CLI::App& app, Context& ctx);
+// xenstore tools: `tern xenstore ring-client` (issue C), `export`/`import` (issue D).
 void add_xenstore(CLI::App& app, Context& ctx);
+// Live migration (issue F): cmd_migrate.cpp, cmd_receive.cpp.
+void add_migrate(CLI::App& app, Context& ctx);
+void add_receive(CLI::App& app, Context& ctx);
+void add_demo(CLI::App& app, Context& ctx);  // cmd_demo.cpp: the main job
 
 }  // namespace tern::cli

@@ -19,7 +19,8 @@ class Null final : public Transport {
   long read_some(char*, std::size_t) override { return -1; }
   long write_some(const char*, std::size_t) override { return -1; }
   [[nodiscard]] int fd() const override { return 99; }
-  [[nodiscard]] std::string_view kind() const override { return "socket"; }
+  [[nodiscard]] ConnType type() const override { return ConnType::socket; }
+  [[nodiscard]] std::uint32_t poll_events(bool, bool) const override { return 0; }
 };
 
 std::string args(std::initializer_list<std::string_view> a) {
@@ -168,7 +169,7 @@ TEST_F(Transfer, ImportUnderANewDomidAndTakeTheConnectionOver) {
   EXPECT_EQ(g.who.domid, 7u);
   EXPECT_FALSE(g.who.privileged);
   EXPECT_EQ(g.watches.size(), 2u);
-  EXPECT_EQ(g.watches[1].path, "/local/domain/7/control");
+  EXPECT_EQ(std::next(g.watches.begin())->path, "/local/domain/7/control");
   auto commit = call(dst_, g, Type::transaction_end, args({"T"}), 11, tx_);
   EXPECT_EQ(commit.payload, std::string("OK\0", 3));
   EXPECT_EQ(value(dst_, "/local/domain/7/data/in-txn"), "pending");

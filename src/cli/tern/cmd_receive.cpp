@@ -1,0 +1,130 @@
+// tern receive --listen unix:PATH|tcp://HOST:PORT [--backend ...] [--api SOCKET]
+//              [--console FILE] [--json]
+// Waits for one incoming VM (a `tern migrate` stream), validates it as it
+// reads, commits with the source, and runs the VM like `tern run`.
+#include <sys/socket.h>
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "cli/tern/commands.hpp"
+#include "cli/tern/vmm.hpp"
+#include "io/endpoint.hpp"
+#include "io/input.hpp"
+#include "io/unix_socket.hpp"
+#include "migrate/handshake.hpp"
+#include "migrate/receiver.hpp"
+
+namespace tern::cli {
+
+namespace {
+
+struct ReceiveArgs {
+  std::string listen;
+  std::string backend = "auto";
+  std::string api;
+  std::string console;
+  bool json = false;
+  unsigned link_timeout_s = 30;
+};
+
+double ms(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; }
+
+int run_receive(const ReceiveArgs& a) {
+  auto ep = io::parse_endpoint(a.listen);
+  if (!ep) {
+    fmt::print(stderr, "tern receive: {}\n", ep.error().message());
+    return kExitUsage;
+  }
+  std::optional<vm::Backend> backend;
+  if (a.backend != "auto") {
+    auto b = migrate::parse_backend(a.backend);
+    if (!b) {
+      fmt::print(stderr, "tern receive: {}\n", b.error().message());
+      return kExitUsage;
+    }
+    backend = *b;
+  }
+  auto listener = io::Listener::open(*ep);
+  if (!listener) {
+    fmt::print(stderr, "tern receive: {}\n", listener.error().message());
+    return kExitUsage;
+  }
+  auto conn = listener->accept_one(std::nullopt);
+  { auto done = std::move(*listener); }  // one VM only: stop listening (removes a unix socket)
+  if (!conn) {
+    fmt::print(stderr, "tern receive: {}\n", conn.error().message());
+    return kExitUsage;
+  }
+  // A source that goes silent (dead link, killed sender) must not keep the
+  // destination waiting forever: the read fails and nothing runs.
+  timeval tv{static_cast<time_t>(a.link_timeout_s), 0};
+  ::setsockopt(conn->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const auto t0 = std::chrono::steady_clock::now();
+  io::FdSource src(conn->get());
+  migrate::ReceiverOptions ro;
+  ro.expect_end_of_input = false;  // the commit handshake follows on this connection
+  ro.factory = [&](const migrate::ImageConfig& c) {
+    return vm::create_domain(backend.value_or(c.backend), c.domain_config(a.console));
+  };
+  auto r = migrate::receive_stream(src, ro);
+  if (!r) {
+    migrate::destination_refuse(conn->get(), r.error().message());
+    fmt::print(stderr, "tern receive: refused: {}\n", r.error().message());
+    return kExitRefused;
+  }
+  if (auto c = migrate::destination_commit(conn->get(), std::chrono::seconds(a.link_timeout_s));
+      !c) {
+    r->domain->shutdown();
+    fmt::print(stderr, "tern receive: no commit from the source, VM discarded: {}\n",
+               c.error().message());
+    return kExitRefused;
+  }
+  if (auto s = r->domain->resume(); !s) {
+    fmt::print(stderr, "tern receive: resuming the VM: {}\n", s.error().message());
+    return kExitVmmError;
+  }
+  const vm::Backend used = backend.value_or(r->config.backend);
+  const auto& st = r->stats;
+  if (a.json) {
+    nlohmann::json j = {
+        {"backend", std::string(vm::backend_name(used))},
+        {"bytes", st.bytes},
+        {"pages", {{"data", st.data_pages}, {"zero", st.zero_pages}, {"xtab", st.xtab_pages}}},
+        {"times_ms",
+         {{"stream", ms(st.total)},
+          {"state", ms(st.state)},
+          {"to_running", ms(std::chrono::steady_clock::now() - t0)}}}};
+    fmt::print("{}\n", j.dump());
+    std::fflush(stdout);
+  } else {
+    fmt::print(stderr, "tern receive: VM received ({} bytes, {} pages with data), running ({})\n",
+               st.bytes, st.data_pages, vm::backend_name(used));
+  }
+  conn->reset();
+  Vmm vmm(std::move(r->domain), r->config.domain_config(a.console), used);
+  return vmm.run(a.api);
+}
+
+}  // namespace
+
+void add_receive(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<ReceiveArgs>();
+  auto* cmd = app.add_subcommand("receive", "wait for one incoming VM (tern migrate) and run it");
+  cmd->add_option("--listen", a->listen, "unix:PATH or tcp://HOST:PORT")->required();
+  cmd->add_option("--backend", a->backend, "auto (the source's), kvm or sim")
+      ->check(CLI::IsMember({"auto", "kvm", "sim"}))
+      ->capture_default_str();
+  cmd->add_option("--api", a->api, "control socket path for the received VM");
+  cmd->add_option("--console", a->console,
+                  "COM1 output file (appended; default stdout, - discards)");
+  cmd->add_flag("--json", a->json, "print a JSON summary when the VM runs");
+  cmd->add_option("--link-timeout", a->link_timeout_s,
+                  "seconds without data from the source before the stream counts as broken")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cmd->callback([a, &ctx] { ctx.exit_code = run_receive(*a); });
+}
+
+}  // namespace tern::cli

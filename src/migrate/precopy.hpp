@@ -1,0 +1,78 @@
+// Live migration by pre-copy (issue F): round 0 sends all populated memory
+// while the guest runs; each later round sends what the guest (and the VMM,
+// and the balloon) dirtied during the previous one. After every dirty-log
+// collection the policy estimates the link's bandwidth (bytes of the last
+// rounds over their send time) and the guest's dirty rate, and stops the
+// guest as soon as the remaining dirty set would go out within
+// max_downtime. Then: pause, ONE FINAL DIRTY SYNC (what was dirtied since
+// the last collection — skipping it loses pages), the last pages, the
+// vCPU/VM state, and the commit handshake with the destination.
+//
+// Bounded by max_iterations and timeout (then the stop-and-copy happens
+// anyway, and the stats say why). When the guest dirties memory faster than
+// the link carries it the progress says so, and with auto_converge the
+// vCPUs are throttled in steps of 20% (at most 90%).
+//
+// Failure semantics: on any error before the commit — the sink breaks, the
+// destination refuses, the commit handshake fails — the source guest is
+// resumed (if this call paused it), unthrottled, and keeps running.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/byte_sink.hpp"
+#include "migrate/image_config.hpp"
+#include "migrate/stream_sender.hpp"
+#include "vm/domain.hpp"
+
+namespace tern::migrate {
+
+struct Progress {
+  enum class Phase { round, stop_and_copy, committed } phase = Phase::round;
+  unsigned round = 0;            // the round just sent (0 = all memory)
+  std::uint64_t sent_pages = 0;  // all rounds so far
+  std::uint64_t sent_bytes = 0;
+  std::uint64_t dirty_pages = 0;  // left to send
+  double bandwidth_bps = 0;       // bytes/s estimate
+  double dirty_rate_pps = 0;      // pages/s the guest dirties
+  std::chrono::nanoseconds expected_downtime{0};
+  std::chrono::nanoseconds elapsed{0};
+  double throttle = 0;
+  bool not_converging = false;  // dirty rate >= link bandwidth
+};
+
+struct MigrateOptions {
+  std::chrono::milliseconds max_downtime{50};
+  unsigned max_iterations = 30;          // rounds after round 0
+  std::chrono::milliseconds timeout{0};  // 0 = none
+  bool auto_converge = false;
+  SenderOptions sender;
+  std::function<void(const Progress&)> progress;
+  // Checked between rounds and before every batch: true aborts the migration.
+  std::function<bool()> cancelled;
+  // Called before every batch (a VMM serves its control socket here).
+  std::function<void()> tick;
+  // The destination's commit handshake, after the stream is complete. Its
+  // success is the point of no return: the source then stays paused.
+  std::function<Expected<void>()> commit;
+  // Tests only: skip the final dirty sync, to prove a test notices.
+  bool final_sync = true;
+};
+
+struct MigrateStats {
+  std::vector<RoundStats> rounds;  // rounds[0] = all memory; last = stop-and-copy
+  std::uint64_t bytes = 0;
+  std::chrono::nanoseconds total{0};
+  std::chrono::nanoseconds downtime{0};  // pause to commit
+  std::string stop_reason;               // "downtime", "max-iterations", "timeout"
+  double max_throttle = 0;
+  bool not_converging = false;  // the guest outran the link at some point
+};
+
+Expected<MigrateStats> migrate_domain(vm::Domain& d, const ImageConfig& config, ByteSink& sink,
+                                      const MigrateOptions& opts);
+
+}  // namespace tern::migrate

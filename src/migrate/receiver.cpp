@@ -1,0 +1,329 @@
+#include "migrate/receiver.hpp"
+
+#include <cstring>
+#include <vector>
+
+#include "migrate/state_blob.hpp"
+#include "stream/libxl/stream_reader.hpp"
+#include "stream/xl/xl_header.hpp"
+
+namespace tern::migrate {
+
+namespace libxc = stream::libxc;
+namespace libxl = stream::libxl;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::uint32_t kNoSubleaf = 0xffffffff;
+
+std::string where(const libxc::Record& r) {
+  return fmt::format("offset {}: record #{} ({})", r.offset, r.index,
+                     libxc::record_type_name(r.type));
+}
+
+class Receiver {
+ public:
+  Receiver(ByteSource& src, const ReceiverOptions& opts)
+      : src_(src), opts_(opts), start_(src.offset()), lazy_(opts.image.has_value()) {}
+
+  Expected<ReceiveResult> run() {
+    const auto t0 = Clock::now();
+    auto r = read_all();
+    if (!r) {
+      if (out_.domain) out_.domain->shutdown();  // never a partial VM
+      out_.domain.reset();
+      return std::unexpected(r.error());
+    }
+    out_.stats.bytes = src_.offset() - start_;
+    out_.stats.total = Clock::now() - t0;
+    return std::move(out_);
+  }
+
+ private:
+  Expected<void> read_all() {
+    TERN_TRY_ASSIGN(auto xl, stream::xl::read_header(src_));
+    if (!xl.has_config)
+      return make_error(Errc::unsupported,
+                        "the xl header carries no VM config, so this is not a tern image");
+    auto cfg = ImageConfig::from_json(xl.config);
+    if (!cfg) return std::unexpected(cfg.error().context("xl header"));
+    out_.config = *cfg;
+    frame_limit_ = vm::frame_limit(cfg->backend, cfg->domain_config("-"));
+
+    libxc::ReaderOptions ro;
+    ro.skip_page_payloads = !opts_.factory;
+    libxl::StreamReader reader(src_, ro);
+    TERN_TRY(reader.read_header());
+    while (!reader.done()) {
+      TERN_TRY_ASSIGN(auto ev, reader.next());
+      ++out_.stats.records;
+      switch (ev.kind) {
+        case libxl::StreamEvent::Kind::libxl_record:
+          TERN_TRY(on_libxl(ev.libxl));
+          break;
+        case libxl::StreamEvent::Kind::libxc_header:
+          TERN_TRY(on_libxc_header(ev));
+          break;
+        case libxl::StreamEvent::Kind::libxc_event:
+          if (ev.libxc.is_record()) TERN_TRY(on_libxc(ev.libxc.record));
+          break;
+      }
+    }
+    if (opts_.expect_end_of_input) TERN_TRY(reader.expect_end_of_input());
+    if (!blob_)
+      return make_error(Errc::invalid, "the stream has no HVM_CONTEXT record (no vCPU state)");
+    const auto t0 = Clock::now();
+    auto state = decode_state(*blob_, out_.config.vcpus);
+    if (!state) return std::unexpected(state.error().context(blob_where_));
+    out_.state = std::move(*state);
+    if (out_.domain) {
+      TERN_TRY(out_.domain->check_state(out_.state));
+      TERN_TRY(out_.domain->load_state(out_.state));
+    }
+    out_.stats.state = Clock::now() - t0;
+    return {};
+  }
+
+  Expected<void> on_libxl(const libxl::Record& r) {
+    switch (r.raw.type) {
+      case libxl::kLibxcContext:
+      case libxl::kEnd:
+        return {};
+      default:
+        if (r.skipped_optional) return {};
+        return make_error(Errc::unsupported,
+                          "libxl stream offset {}: record #{} ({}): tern's VMs have no device "
+                          "model, so it cannot restore this record",
+                          r.raw.offset, r.raw.index, libxl::type_name(r.raw.type));
+    }
+  }
+
+  Expected<void> on_libxc_header(const libxl::StreamEvent& ev) {
+    const auto& h = ev.libxc_header;
+    if (h.domain_type != libxc::DomainType::x86_hvm || h.page_shift != vm::kPageShift)
+      return make_error(Errc::unsupported,
+                        "libxc stream at offset {}: tern restores x86 HVM streams with 4 KiB "
+                        "pages, this one is {} with page shift {}",
+                        ev.libxc_offset, libxc::domain_type_name(h.domain_type), h.page_shift);
+    if (h.version != libxc::kVersion3)
+      return make_error(Errc::unsupported,
+                        "libxc stream at offset {}: version {} (tern images are v3; `tern convert "
+                        "--to v3` upgrades v2 streams)",
+                        ev.libxc_offset, h.version);
+    return {};
+  }
+
+  Expected<void> on_libxc(const libxc::Record& r) {
+    using T = libxc::RecordType;
+    switch (static_cast<T>(r.type)) {
+      case T::x86_cpuid_policy:
+        return on_cpuid(r);
+      case T::static_data_end:
+        return create_domain(r);
+      case T::page_data:
+        return on_pages(r);
+      case T::hvm_context: {
+        const auto& body = std::get<libxc::Opaque>(r.typed).data;
+        blob_.emplace(body.begin(), body.end());
+        blob_where_ = where(r);
+        return {};
+      }
+      case T::checkpoint:
+        return make_error(Errc::unsupported,
+                          "{}: checkpointed streams (Remus/COLO) cannot be restored by tern",
+                          where(r));
+      default:
+        return {};  // MSR policy, TSC info, HVM params, END: nothing to apply
+    }
+  }
+
+  Expected<void> on_cpuid(const libxc::Record& r) {
+    const auto& p = std::get<libxc::CpuidPolicy>(r.typed);
+    std::vector<vm::CpuidEntry> wanted;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      const libxc::CpuidLeaf l = p.leaf(i);
+      const bool sub = l.subleaf != kNoSubleaf;
+      wanted.push_back(
+          {l.leaf, sub ? l.subleaf : 0, sub ? vm::kCpuidFlagSubleaf : 0u, l.a, l.b, l.c, l.d});
+    }
+    if (auto ok = vm::check_cpu_policy(wanted); !ok)
+      return std::unexpected(ok.error().context(where(r)));
+    return {};
+  }
+
+  Expected<void> create_domain(const libxc::Record& r) {
+    if (!opts_.factory) return {};
+    auto d = opts_.factory(out_.config);
+    if (!d)
+      return std::unexpected(d.error().context(fmt::format("{}: creating the domain", where(r))));
+    out_.domain = std::move(*d);
+    return {};
+  }
+
+  Expected<void> on_pages(const libxc::Record& r) {
+    const auto& pd = std::get<libxc::PageData>(r.typed);
+    // Validate every entry first (both modes).
+    for (std::uint32_t i = 0; i < pd.count; ++i) {
+      const unsigned t = pd.type(i);
+      const std::uint64_t pfn = pd.pfn(i);
+      if (t == static_cast<unsigned>(libxc::PageType::broken))
+        return make_error(Errc::unsupported, "{}: pfn[{}] {:#x} is marked BROKEN", where(r), i,
+                          pfn);
+      if (pfn >= frame_limit_)
+        return make_error(Errc::invalid,
+                          "{}: pfn[{}] {:#x} lies beyond the VM's guest-physical space ({} frames "
+                          "up to {:#x} for {} bytes on the {} backend)",
+                          where(r), i, pfn, frame_limit_, frame_limit_,
+                          out_.config.address_space_bytes, vm::backend_name(out_.config.backend));
+      if (t == static_cast<unsigned>(libxc::PageType::xtab))
+        ++out_.stats.xtab_pages;
+      else if (t == static_cast<unsigned>(libxc::PageType::xalloc))
+        ++out_.stats.zero_pages;
+      else
+        ++out_.stats.data_pages;
+    }
+    if (!out_.domain) return {};
+    return apply_pages(r, pd);
+  }
+
+  // Two passes: first the map changes (populate runs, XTAB removals) in
+  // entry order, then the contents.
+  Expected<void> apply_pages(const libxc::Record& r, const libxc::PageData& pd) {
+    vm::Domain& d = *out_.domain;
+    was_present_.assign(pd.count, false);
+    std::uint64_t run = 0, run_len = 0;
+    auto flush = [&]() -> Expected<void> {
+      if (run_len == 0) return {};
+      if (auto ok = d.populate(run, run_len); !ok)
+        return std::unexpected(ok.error().context(where(r)));
+      TERN_TRY(map_.add(run, run_len));
+      run_len = 0;
+      return {};
+    };
+    // Frames [absent_lo, absent_hi) are known absent from map_ (saves a
+    // tree lookup per frame; forgotten whenever map_ changes).
+    std::uint64_t absent_lo = 1, absent_hi = 0;
+    auto present = [&](std::uint64_t pfn) {
+      if (pfn >= absent_lo && pfn < absent_hi) return false;
+      const auto e = map_.extent_from(pfn);
+      if (e && e->first_pfn <= pfn) return true;
+      absent_lo = pfn;
+      absent_hi = e ? e->first_pfn : ~std::uint64_t{0};
+      return false;
+    };
+    bool has_xtab = false;
+    for (std::uint32_t i = 0; i < pd.count; ++i) {
+      const std::uint64_t pfn = pd.pfn(i);
+      if (pd.type(i) == static_cast<unsigned>(libxc::PageType::xtab)) {
+        has_xtab = true;
+        TERN_TRY(flush());
+        absent_hi = 0;
+        if (map_.contains(pfn)) {
+          if (auto ok = d.depopulate(pfn, 1); !ok)
+            return std::unexpected(ok.error().context(where(r)));
+          TERN_TRY(map_.remove(pfn, 1));
+        }
+        continue;
+      }
+      const bool was = present(pfn);
+      if (was || (run_len != 0 && pfn >= run && pfn < run + run_len)) {
+        was_present_[i] = was;
+        continue;
+      }
+      if (run_len != 0 && pfn != run + run_len) {
+        TERN_TRY(flush());
+        absent_hi = 0;
+      }
+      if (run_len == 0) run = pfn;
+      ++run_len;
+    }
+    TERN_TRY(flush());
+
+    const std::size_t page_size = vm::kPageSize;
+    std::size_t data = 0;
+    for (std::uint32_t i = 0; i < pd.count; ++i) {
+      const unsigned t = pd.type(i);
+      const std::uint64_t pfn = pd.pfn(i);
+      if (t == static_cast<unsigned>(libxc::PageType::xtab)) continue;
+      // Every other frame of the record is present now, unless an XTAB
+      // later in the same record removed it again.
+      const bool present = !has_xtab || map_.contains(pfn);
+      if (t == static_cast<unsigned>(libxc::PageType::xalloc)) {
+        if (present && was_present_[i]) {  // re-sent as zero
+          TERN_TRY(flush_run(r));          // (the frame may be in the pending run)
+          std::memset(d.page(pfn), 0, page_size);
+        }
+        continue;
+      }
+      const std::byte* src = pd.pages.data() + data * page_size;
+      ++data;
+      if (!present) continue;
+      TERN_TRY_ASSIGN(const bool mapped, add_to_run(r, pfn, src));
+      if (!mapped) std::memcpy(d.page(pfn), src, page_size);
+    }
+    return flush_run(r);
+  }
+
+  // Lazy mode: adds the page at `src` (inside the mapped image) for frame
+  // `pfn` to the pending run of file-mapped frames, flushing the run first
+  // when the page does not continue it. False when the page is to be copied
+  // (the pending run is then flushed, so pages land in stream order).
+  Expected<bool> add_to_run(const libxc::Record& r, std::uint64_t pfn, const std::byte* src) {
+    if (!lazy_) return false;  // (no run is pending then)
+    const auto off = static_cast<std::uint64_t>(src - opts_.image->bytes.data());
+    if (run_len_ != 0 && pfn == run_pfn_ + run_len_ && off == run_off_ + run_len_ * vm::kPageSize) {
+      ++run_len_;
+      return true;
+    }
+    TERN_TRY(flush_run(r));
+    if (off % vm::kPageSize != 0 || out_.stats.mapped_runs >= kMaxMappedRuns) return false;
+    run_pfn_ = pfn;
+    run_off_ = off;
+    run_len_ = 1;
+    return true;
+  }
+
+  // Maps the pending run; if the backend cannot, copies it and every later
+  // page.
+  Expected<void> flush_run(const libxc::Record& r) {
+    if (run_len_ == 0) return {};
+    vm::Domain& d = *out_.domain;
+    const std::uint64_t pfn = run_pfn_, n = run_len_, off = run_off_;
+    run_len_ = 0;
+    auto ok = d.map_file(pfn, n, opts_.image->fd, off);
+    if (ok) {
+      out_.stats.mapped_pages += n;
+      ++out_.stats.mapped_runs;
+      return {};
+    }
+    if (ok.error().code() != Errc::unsupported)
+      return std::unexpected(ok.error().context(where(r)));
+    lazy_ = false;
+    for (std::uint64_t k = 0; k < n; ++k)
+      std::memcpy(d.page(pfn + k), opts_.image->bytes.data() + off + k * vm::kPageSize,
+                  vm::kPageSize);
+    return {};
+  }
+
+  ByteSource& src_;
+  const ReceiverOptions& opts_;
+  std::uint64_t start_;
+  ReceiveResult out_;
+  std::optional<std::vector<std::byte>> blob_;
+  std::string blob_where_;
+  vm::MemoryMap map_;  // the destination's map, as this receiver built it
+  std::vector<bool> was_present_;
+  std::uint64_t frame_limit_ = 0;  // frames at or above it cannot exist in the VM
+  bool lazy_;                      // map aligned payloads (until the backend says it cannot)
+  std::uint64_t run_pfn_ = 0, run_off_ = 0, run_len_ = 0;  // pending file-mapped run
+};
+
+}  // namespace
+
+Expected<ReceiveResult> receive_stream(ByteSource& src, const ReceiverOptions& opts) {
+  Receiver r(src, opts);
+  return r.run();
+}
+
+}  // namespace tern::migrate

@@ -1,0 +1,88 @@
+// Reads a tern image or migration stream with the validating readers and
+// builds the destination domain from it:
+//
+//   xl header     -> the VM config (ImageConfig)
+//   libxc header  -> must be x86 HVM with 4 KiB pages
+//   X86_CPUID_POLICY -> checked against this host before anything is created
+//   STATIC_DATA_END  -> the destination domain is created (nothing booted)
+//   PAGE_DATA     -> frames populated and written (XALLOC: populated, zero;
+//                    XTAB: removed from the map)
+//   HVM_CONTEXT   -> the domain-context blob, kept until the end
+//   libxc END, libxl END -> blob decoded, check_state(), load_state()
+//
+// The state is applied only after the whole stream has been read and
+// validated; on any error the destination domain is shut down and
+// destroyed, so a partial or invalid stream never yields a VM. The domain
+// is returned paused-before-start: the caller resumes it.
+//
+// Validate-only mode (no domain) reads the same stream skipping page
+// payloads: restore runs it first over a file so that a bad image is
+// refused before anything is touched.
+//
+// Lazy mode (ReceiverOptions::image): the stream is a whole file mapped in
+// memory. Runs of page payloads that sit 4 KiB-aligned in the file are not
+// copied but mapped into the guest, copy-on-write (Domain::map_file): the
+// guest reads them from the file when it first touches them. Payloads that
+// are not aligned, runs beyond kMaxMappedRuns, and backends without
+// map_file are copied as usual.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "core/byte_source.hpp"
+#include "migrate/image_config.hpp"
+#include "stream/domctx/state_image.hpp"
+#include "vm/domain.hpp"
+
+namespace tern::migrate {
+
+using DomainFactory = std::function<Expected<std::unique_ptr<vm::Domain>>(const ImageConfig&)>;
+
+struct ReceiveStats {
+  std::uint64_t bytes = 0;
+  std::uint64_t records = 0;
+  std::uint64_t data_pages = 0;
+  std::uint64_t mapped_pages = 0;  // data pages backed by the image file (lazy mode)
+  std::uint64_t mapped_runs = 0;   // map_file calls that succeeded
+  std::uint64_t zero_pages = 0;
+  std::uint64_t xtab_pages = 0;
+  std::chrono::nanoseconds total{0};
+  std::chrono::nanoseconds state{0};  // decode + check + load of the state
+  // Set by restore_image: the validate-only pass, and creating the domain.
+  std::chrono::nanoseconds validate{0};
+  std::chrono::nanoseconds create{0};  // (the two overlap)
+};
+
+struct ReceiveResult {
+  ImageConfig config;
+  std::unique_ptr<vm::Domain> domain;  // null in validate-only mode
+  stream::domctx::StateImage state;
+  ReceiveStats stats;
+};
+
+// Each mapped run is a mapping of its own in the VMM (Linux allows about
+// 65530 per process by default); past this many runs, pages are copied.
+inline constexpr std::uint64_t kMaxMappedRuns = 16384;
+
+// The stream as a whole file: its mapping (the bytes the ByteSource reads)
+// and a descriptor of it for Domain::map_file.
+struct MappedImage {
+  int fd = -1;
+  Bytes bytes;
+};
+
+struct ReceiverOptions {
+  // Null: validate only.
+  DomainFactory factory;
+  // Lazy mode (see above); the source must be a MemorySource over `bytes`.
+  std::optional<MappedImage> image;
+  // A file must end right after the libxl END; a connection may carry more.
+  bool expect_end_of_input = true;
+};
+
+Expected<ReceiveResult> receive_stream(ByteSource& src, const ReceiverOptions& opts);
+
+}  // namespace tern::migrate

@@ -1,0 +1,74 @@
+// Helpers for the engine tests: sim domains, images in memory.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "../vm/sim_test_util.hpp"
+#include "migrate/receiver.hpp"
+#include "migrate/save.hpp"
+#include "vm/backends.hpp"
+
+namespace tern::migrate::testing {
+
+using vm::testing::make_sim;
+using vm::testing::run_to_exit;
+using vm::testing::same_memory;
+using vm::testing::sim_config;
+
+struct Image {
+  std::vector<std::byte> bytes;
+  SaveStats stats;
+};
+
+inline Image save_to_memory(vm::Domain& d, const vm::DomainConfig& c,
+                            AfterSave then = AfterSave::stop) {
+  VectorSink sink;
+  SaveOptions o;
+  o.then = then;
+  auto st = save_domain(d, ImageConfig::from(c, vm::Backend::sim), sink, o);
+  EXPECT_TRUE(st) << st.error().message();
+  return Image{sink.take(), st ? *st : SaveStats{}};
+}
+
+// Counts the domains it creates (sim, console discarded).
+struct CountingFactory {
+  std::shared_ptr<std::atomic<int>> created = std::make_shared<std::atomic<int>>(0);
+  DomainFactory get() const {
+    auto n = created;
+    return [n](const ImageConfig& c) {
+      ++*n;
+      return vm::create_sim_domain(c.domain_config("-"));
+    };
+  }
+};
+
+inline Expected<ReceiveResult> receive_bytes(std::span<const std::byte> image,
+                                             const DomainFactory& f) {
+  MemorySource src(image);
+  ReceiverOptions o;
+  o.factory = f;
+  return receive_stream(src, o);
+}
+
+// Pauses the guest once vCPU 0 is in pass >= `pass` (before the final
+// verification), so a save lands mid-run whatever the machine's speed.
+inline void pause_mid_pass(vm::Domain& d, std::uint64_t pass) {
+  for (int tries = 0; tries < 100000; ++tries) {
+    ASSERT_TRUE(d.pause());
+    auto st = d.save_state();
+    ASSERT_TRUE(st) << st.error().message();
+    const kvm_regs& r = *st->vcpus[0].regs;
+    const auto phase = static_cast<vm::sim::Phase>(r.rip);
+    if (r.rax >= pass && phase >= vm::sim::Phase::verify && phase <= vm::sim::Phase::pause) return;
+    ASSERT_TRUE(d.resume());
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  FAIL() << "the guest never reached pass " << pass;
+}
+
+inline vm::sim::SimDomain& as_sim(vm::Domain& d) { return dynamic_cast<vm::sim::SimDomain&>(d); }
+
+}  // namespace tern::migrate::testing
