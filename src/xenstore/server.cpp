@@ -188,6 +188,10 @@ void Server::round(std::vector<epoll_event>& events, int n, epoll_event& lev) {
     if (!c.closing && !c.in.empty() && !daemon_.input_paused(c)) {
       if (!daemon_.process_input(c)) c.closing = true;
     }
+    // Its replies go out now rather than after the whole batch (with a
+    // thousand busy clients a batch takes milliseconds); watch events for
+    // others and the bookkeeping follow in deliver().
+    if (!c.closing && !c.hold && c.pending_out() > 0) flush(c);
     daemon_.dirty.insert(c.id);
   }
 }
