@@ -164,11 +164,15 @@ void Server::serve(Connection& c) {
     daemon_.reset_connection(c);
     c.transport->finish_reset();
   }
-  flush(c);
+  if (!c.hold) flush(c);  // a held connection's output waits for the deferred work
   on_readable(c);
   // Output drained below the limits: handle requests already buffered.
   if (!c.closing && !c.ignored && !c.in.empty() && !daemon_.input_paused(c))
     if (!daemon_.process_input(c)) daemon_.fail_connection(c, ConnError::protocol);
+  // Its replies go out now rather than after the whole batch (with a
+  // thousand busy clients a batch takes milliseconds); watch events for
+  // others and the bookkeeping follow in deliver().
+  if (!c.closing && !c.ignored && !c.hold && c.pending_out() > 0) flush(c);
   daemon_.dirty.insert(c.id);
 }
 
