@@ -41,6 +41,10 @@ struct Connection {
   std::size_t out_sent = 0;    // prefix of `out` already written
   std::uint64_t out_base = 0;  // stream offset of out[0]
   std::deque<std::uint64_t> reply_ends;  // stream offsets ending unsent replies (outstanding)
+  // Stream offset where the message holding the next unsent byte ends: the
+  // unsent rest of a partly written message is out_msg_end - (out_base +
+  // out_sent) bytes (a live-update image's out-resp-len).
+  std::uint64_t out_msg_end = 0;
 
   // In registration order. Change only through Daemon::add_watch /
   // remove_watch / clear_watches, which keep the daemon's watch index; a list
@@ -61,6 +65,10 @@ struct Connection {
   std::vector<UniqueFd> request_fds;
 
   std::uint32_t poll_mask = 0;  // epoll events the server registered (server bookkeeping)
+  // Handle no further requests and send nothing for now: work deferred to
+  // the end of the server round (a live-update exec, adopting a parked
+  // connection) decides what happens to them.
+  bool hold = false;
 
   [[nodiscard]] std::size_t pending_out() const { return out.size() - out_sent; }
 };

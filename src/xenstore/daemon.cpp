@@ -61,6 +61,8 @@ constexpr std::string_view kHelp =
     "quota\t[set <name> <val>|<domid>]\n"
     "quota-soft\t[set <name> <val>]\n"
     "live-update\t[-c <cmdline>] [-F] [-t <timeout>] <file>\n"
+    "export-domain\t<domid> <file>  (tern: one domain's state as an image)\n"
+    "import-domain\t<file> [<domid>]  (tern: add an exported domain, renumbered)\n"
     "tern-as-domain\t<domid>  (tern: this connection acts as domain <domid>)\n"
     "help\t\n";
 
@@ -190,7 +192,7 @@ std::size_t Daemon::txn_count(std::uint32_t domid) const {
 }
 
 bool Daemon::input_paused(const Connection& c) const {
-  if (c.pending_out() > kPauseOutput) return true;
+  if (c.hold || c.pending_out() > kPauseOutput) return true;
   const Quotas* q = quota_for(c);
   return q != nullptr && q->outstanding != 0 && c.reply_ends.size() >= q->outstanding;
 }
@@ -244,6 +246,14 @@ void Daemon::consumed_output(Connection& c, std::size_t written) {
   c.out_sent += written;
   std::uint64_t done = c.out_base + c.out_sent;
   while (!c.reply_ends.empty() && c.reply_ends.front() <= done) c.reply_ends.pop_front();
+  // Step over the messages now fully written; out_msg_end >= out_base holds
+  // (it was beyond the previous write position), so each header is in c.out.
+  while (c.out_msg_end < done) {
+    std::size_t at = static_cast<std::size_t>(c.out_msg_end - c.out_base);
+    auto h = decode_header(std::span(reinterpret_cast<const std::uint8_t*>(c.out.data()) + at, c.out.size() - at));
+    if (!h) break;  // cannot happen: only whole messages are queued
+    c.out_msg_end += kHeaderSize + h->len;
+  }
   if (c.out_sent == c.out.size()) {
     c.out_base += c.out.size();
     c.out.clear();
@@ -808,7 +818,9 @@ Daemon::Reply Daemon::do_control(Connection& c, const Args& a) {
     }
     return fail(Err::einval);
   }
-  if (cmd == "live-update") return text("live update is not implemented yet in tern-xenstored");
+  if (auto it = control_handlers.find(cmd); it != control_handlers.end())
+    if (auto r = it->second(c, args)) return *r;
+  if (cmd == "live-update") return text("live update is not available in this tern-xenstored");
   if (cmd == "tern-as-domain") {
     if (args.size() != 1) return fail(Err::einval);
     auto d = parse_domid(args[0]);

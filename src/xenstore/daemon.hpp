@@ -11,6 +11,8 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -44,6 +46,12 @@ struct Domain {
 // there) the connection is dropped.
 inline constexpr std::size_t kPauseOutput = 256 * 1024;
 inline constexpr std::size_t kDropOutput = 8 * 1024 * 1024;
+
+class Daemon;
+// A CONTROL sub-command provided outside daemon.cpp (live update, domain
+// export/import). Returns nullopt to let the built-in command of that name run.
+using ControlHandler =
+    std::function<std::optional<Result<std::string>>(Connection&, std::span<const std::string_view> args)>;
 
 class Daemon {
  public:
@@ -98,6 +106,10 @@ class Daemon {
   std::vector<std::unique_ptr<Transport>> retired;
   bool logging = false;
   std::uint64_t next_conn_id = 1;
+  std::map<std::string, ControlHandler, std::less<>> control_handlers;
+  // Work that must not run in the middle of a request; the server runs it
+  // after each round of requests, before delivering their output.
+  std::vector<std::function<void()>> deferred;
 
  private:
   using Reply = Result<std::string>;

@@ -50,6 +50,14 @@ Result<std::string> canonical_path(std::string_view in, std::uint32_t domid,
   return out;
 }
 
+bool is_canonical_absolute(std::string_view p) {
+  if (p.empty() || p.front() != '/' || p.size() > kAbsPathMax) return false;
+  for (char c : p)
+    if (!valid_char(c)) return false;
+  if (p.find("//") != std::string_view::npos) return false;
+  return p.size() == 1 || p.back() != '/';
+}
+
 bool is_child(std::string_view child, std::string_view parent) {
   if (parent == "/") return child.starts_with('/');
   if (!child.starts_with(parent)) return false;

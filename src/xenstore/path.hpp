@@ -20,6 +20,10 @@ std::string domain_path(std::uint32_t domid);
 Result<std::string> canonical_path(std::string_view in, std::uint32_t domid,
                                    bool allow_special, std::size_t max_rel_len);
 
+// True if `p` is already a canonical absolute path (what canonical_path
+// would return unchanged), checked without allocating.
+bool is_canonical_absolute(std::string_view p);
+
 // True if `child` equals `parent` or lies below it on a '/' boundary.
 bool is_child(std::string_view child, std::string_view parent);
 

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "core/log.hpp"
@@ -21,6 +22,9 @@ namespace {
 constexpr std::uint64_t kListenTag = 0;
 // Bytes read from one client per wakeup, so one busy client cannot starve others.
 constexpr std::size_t kReadBudget = 256 * 1024;
+// Unhandled input kept per connection: a live-update image records it in a
+// 16-bit length (in-data-len).
+constexpr std::size_t kInputMax = 65535;
 }  // namespace
 
 Expected<> Server::listen_at(const std::string& path) {
@@ -79,6 +83,20 @@ void Server::retire_transports() {
   daemon_.retired.clear();
 }
 
+// Connections the daemon already has when the loop starts (restored by a
+// live update): poll their transports, handle requests they had buffered, and
+// send what they were owed.
+void Server::watch_existing() {
+  for (auto& [id, cp] : daemon_.conns) {
+    Connection& c = *cp;
+    if (c.transport && c.transport->fd() >= 0) attach(c);
+    if (!c.closing && !c.ignored && !c.in.empty() && !daemon_.input_paused(c) &&
+        !daemon_.process_input(c))
+      daemon_.fail_connection(c, ConnError::protocol);
+    daemon_.dirty.insert(c.id);
+  }
+}
+
 void Server::accept_all() {
   for (int i = 0; i < 256; ++i) {
     int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -113,8 +131,10 @@ void Server::flush(Connection& c) {
 void Server::on_readable(Connection& c) {
   char buf[65536];
   std::size_t budget = kReadBudget;
-  while (budget > 0 && !c.closing && !c.ignored && !daemon_.input_paused(c)) {
-    long n = c.transport->read_some(buf, sizeof buf);
+  while (budget > 0 && !c.closing && !c.ignored && !daemon_.input_paused(c) &&
+         c.in.size() < kInputMax) {
+    std::size_t asked = std::min(sizeof buf, kInputMax - c.in.size());
+    long n = c.transport->read_some(buf, asked);
     if (n > 0) {
       c.in.append(buf, static_cast<std::size_t>(n));
       for (auto& fd : c.transport->take_passed_fds())
@@ -128,7 +148,7 @@ void Server::on_readable(Connection& c) {
         daemon_.fail_connection(c, ConnError::protocol);
       }
       // A short read drained the transport; level-triggered polling reports more.
-      if (static_cast<std::size_t>(n) < sizeof buf) break;
+      if (static_cast<std::size_t>(n) < asked) break;
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
@@ -144,11 +164,15 @@ void Server::serve(Connection& c) {
     daemon_.reset_connection(c);
     c.transport->finish_reset();
   }
-  flush(c);
+  if (!c.hold) flush(c);  // a held connection's output waits for the deferred work
   on_readable(c);
   // Output drained below the limits: handle requests already buffered.
   if (!c.closing && !c.ignored && !c.in.empty() && !daemon_.input_paused(c))
     if (!daemon_.process_input(c)) daemon_.fail_connection(c, ConnError::protocol);
+  // Its replies go out now rather than after the whole batch (with a
+  // thousand busy clients a batch takes milliseconds); watch events for
+  // others and the bookkeeping follow in deliver().
+  if (!c.closing && !c.ignored && !c.hold && c.pending_out() > 0) flush(c);
   daemon_.dirty.insert(c.id);
 }
 
@@ -161,53 +185,98 @@ Expected<> Server::run(const std::atomic<bool>& stop) {
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listen_.get(), &lev) != 0)
     return errno_error("epoll_ctl", errno);
   std::vector<epoll_event> events(256);
+  watch_existing();
+  bool first = true;
   while (!stop.load()) {
-    int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 200);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_error("epoll_wait", errno);
-    }
-    if (n == 0 && accept_paused_) {
-      accept_paused_ = false;
-      ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listen_.get(), &lev);
-    }
-    for (int i = 0; i < n; ++i) {
-      std::uint64_t tag = events[i].data.u64;
-      if (tag == kListenTag) {
-        accept_all();
-        continue;
+    if (first) {
+      first = false;  // deliver what restored connections were owed before waiting
+    } else {
+      // Output still to deliver (queued while delivering): look for events, don't wait.
+      int timeout = daemon_.dirty.empty() ? 200 : 0;
+      int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno_error("epoll_wait", errno);
       }
-      auto it = daemon_.conns.find(tag);
-      if (it != daemon_.conns.end()) serve(*it->second);
+      round(events, n, lev);
     }
-    // Rings introduced this round: poll them, and serve what their guests
-    // wrote before the daemon knew them.
-    while (!daemon_.attached.empty()) {
-      std::vector<std::uint64_t> ids = std::move(daemon_.attached);
-      daemon_.attached.clear();
-      retire_transports();  // a re-INTRODUCE retired the old descriptors first
-      for (std::uint64_t id : ids)
-        if (auto it = daemon_.conns.find(id); it != daemon_.conns.end()) {
-          attach(*it->second);
-          serve(*it->second);
-        }
-    }
-    // Deliver what this round queued (replies and other clients' watch events).
-    std::vector<std::uint64_t> dirty(daemon_.dirty.begin(), daemon_.dirty.end());
-    daemon_.dirty.clear();
-    for (std::uint64_t id : dirty) {
-      auto it = daemon_.conns.find(id);
-      if (it == daemon_.conns.end()) continue;
-      Connection& c = *it->second;
-      if (!c.closing && !c.ignored) flush(c);
-      if (c.closing && !daemon_.keep_after_failure(c))
-        drop(c);  // end of input, a socket's protocol error
-      else
-        update_interest(c);
+    // This round's output goes out first, except to connections on hold;
+    // then the work that had to wait for the end of the round (a live update
+    // with its reply still pending, adopting a parked connection); then what
+    // that work released.
+    deliver();
+    if (!daemon_.deferred.empty()) {
+      for (auto& work : std::exchange(daemon_.deferred, {})) work();
+      deliver();
     }
     retire_transports();
   }
   return {};
+}
+
+void Server::round(std::vector<epoll_event>& events, int n, epoll_event& lev) {
+  if (n == 0 && accept_paused_) {
+    accept_paused_ = false;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listen_.get(), &lev);
+  }
+  for (int i = 0; i < n; ++i) {
+    std::uint64_t tag = events[i].data.u64;
+    if (tag == kListenTag) {
+      accept_all();
+      continue;
+    }
+    auto it = daemon_.conns.find(tag);
+    if (it != daemon_.conns.end()) serve(*it->second);
+  }
+  // Rings introduced this round: poll them, and serve what their guests
+  // wrote before the daemon knew them.
+  while (!daemon_.attached.empty()) {
+    std::vector<std::uint64_t> ids = std::move(daemon_.attached);
+    daemon_.attached.clear();
+    retire_transports();  // a re-INTRODUCE retired the old descriptors first
+    for (std::uint64_t id : ids)
+      if (auto it = daemon_.conns.find(id); it != daemon_.conns.end()) {
+        attach(*it->second);
+        serve(*it->second);
+      }
+  }
+}
+
+// Delivers what this round queued (replies and other clients' watch events).
+void Server::deliver() {
+  // Handling buffered requests below can queue output for other connections:
+  // a few passes deliver that too; the rest goes out in the next round.
+  for (int pass = 0; pass < 4 && !daemon_.dirty.empty(); ++pass) deliver_pass();
+  // (Connections on hold stay dirty: epoll_wait does not sleep while any is.)
+}
+
+void Server::deliver_pass() {
+  std::vector<std::uint64_t> dirty(daemon_.dirty.begin(), daemon_.dirty.end());
+  daemon_.dirty.clear();
+  std::vector<std::uint64_t> held;
+  for (std::uint64_t id : dirty) {
+    auto it = daemon_.conns.find(id);
+    if (it == daemon_.conns.end()) continue;
+    Connection& c = *it->second;
+    if (c.hold && !c.closing) {
+      held.push_back(id);  // its output waits for the deferred work
+      continue;
+    }
+    if (!c.closing && !c.ignored) flush(c);
+    // Writing may have lifted a pause (output or outstanding-reply limits):
+    // requests already buffered go on now, not when the client next sends.
+    while (!c.closing && !c.ignored && !c.in.empty() && !daemon_.input_paused(c)) {
+      std::size_t before = c.in.size();
+      if (!daemon_.process_input(c)) daemon_.fail_connection(c, ConnError::protocol);
+      if (!c.closing && !c.ignored) flush(c);
+      if (c.in.size() == before) break;  // only a partial request is left
+    }
+    if (c.closing && !daemon_.keep_after_failure(c))
+      drop(c);  // RELEASE, end of input, a socket's protocol error
+    else
+      update_interest(c);
+  }
+  daemon_.dirty.insert(held.begin(), held.end());
 }
 
 }  // namespace tern::xs

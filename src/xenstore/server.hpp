@@ -5,6 +5,9 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
+
+#include <sys/epoll.h>
 
 #include "core/error.hpp"
 #include "core/unique_fd.hpp"
@@ -17,6 +20,8 @@ class Server {
   explicit Server(Daemon& d) : daemon_(d) {}
   // Creates the listening socket at `path` (replacing a stale one), mode 0600.
   Expected<> listen_at(const std::string& path);
+  // Takes over a listening socket inherited across a live-update exec.
+  void adopt_listener(UniqueFd fd) { listen_ = std::move(fd); }
   // Runs until `stop` becomes true (checked at least every 200 ms).
   Expected<> run(const std::atomic<bool>& stop);
   [[nodiscard]] int listen_fd() const { return listen_.get(); }
@@ -30,6 +35,10 @@ class Server {
   void flush(Connection& c);
   void update_interest(Connection& c);
   void drop(Connection& c);
+  void watch_existing();
+  void round(std::vector<epoll_event>& events, int n, epoll_event& lev);
+  void deliver();
+  void deliver_pass();
 
   Daemon& daemon_;
   UniqueFd listen_;

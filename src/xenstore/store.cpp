@@ -334,6 +334,19 @@ std::optional<std::string> Store::check() const {
   return std::nullopt;
 }
 
+Result<> Store::reset_root(std::string_view value, const Perms& perms) {
+  auto kids = children("/");
+  if (!kids) return std::unexpected(kids.error());
+  std::string_view names = *kids;
+  while (!names.empty()) {
+    auto nul = names.find('\0');
+    if (auto r = erase(child_path("/", names.substr(0, nul))); !r) return r;
+    names.remove_prefix(nul == std::string_view::npos ? names.size() : nul + 1);
+  }
+  if (auto r = set_value("/", value); !r) return r;
+  return set_node_perms("/", perms);
+}
+
 Store::Footprint Store::footprint() const {
   return Footprint{rec_chunks_.size() * kRecsPerChunk * sizeof(Rec), arena_.mapped_bytes(),
                    arena_.live_bytes(), arena_.garbage_bytes(), index_.bytes()};

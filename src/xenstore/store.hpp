@@ -65,6 +65,11 @@ class Store final : public Tree {
   };
   [[nodiscard]] Footprint footprint() const;
 
+  // Rebuilding a store from an image (live update): drops every node but "/"
+  // and gives "/" the image's value and permissions; the image's other nodes
+  // then come through insert(), parents first.
+  Result<> reset_root(std::string_view value, const Perms& perms);
+
  private:
   static constexpr std::uint32_t kNone = NodeIndex::kNone;
   static constexpr std::uint32_t kFree = 0xfffffffeu;  // parent of an unused record
@@ -134,6 +139,23 @@ class Transaction final : public Tree {
   [[nodiscard]] const PathMap<std::optional<Node>>& overlay() const { return overlay_; }
   [[nodiscard]] const PathMap<std::uint64_t>& seen() const { return seen_; }
   [[nodiscard]] const PathMap<std::optional<Node>>& snapshot() const { return snapshot_; }
+
+  // Everything a transaction holds, for a live update to save and rebuild.
+  struct State {
+    PathMap<std::optional<Node>> overlay;
+    PathMap<std::optional<Node>> snapshot;
+    PathMap<std::uint64_t> seen;
+    std::map<std::uint32_t, Usage> delta;
+    std::vector<Event> events;
+  };
+  static std::unique_ptr<Transaction> restore(Store& base, std::uint64_t node_limit, State state);
+  // A generation no node ever has: a remembered generation that can never
+  // match again (the transaction can only fail with EAGAIN).
+  static constexpr std::uint64_t kNeverGeneration = ~std::uint64_t{0};
+  [[nodiscard]] const std::map<std::uint32_t, Usage>& delta() const { return delta_; }
+  [[nodiscard]] const std::vector<Event>& events() const { return events_; }
+  // True if a node it accessed changed since: commit will fail with EAGAIN.
+  [[nodiscard]] bool conflicted() const;
 
  private:
   Result<const Node*> node(std::string_view path);

@@ -133,6 +133,25 @@ Usage Transaction::usage(std::uint32_t domid) const {
   return u;
 }
 
+std::unique_ptr<Transaction> Transaction::restore(Store& base, std::uint64_t node_limit,
+                                                  State state) {
+  auto t = std::make_unique<Transaction>(base, node_limit);
+  t->overlay_ = std::move(state.overlay);
+  t->snapshot_ = std::move(state.snapshot);
+  t->seen_ = std::move(state.seen);
+  t->delta_ = std::move(state.delta);
+  t->events_ = std::move(state.events);
+  return t;
+}
+
+bool Transaction::conflicted() const {
+  for (const auto& [path, gen] : seen_) {
+    auto n = base_.lookup(path);
+    if ((n ? n->gen : 0) != gen) return true;
+  }
+  return false;
+}
+
 Result<std::vector<Event>> Transaction::commit() {
   for (const auto& [path, gen] : seen_) {
     auto n = base_.lookup(path);

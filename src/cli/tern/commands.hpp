@@ -26,7 +26,7 @@ void add_synth(CLI::App& app, Context& ctx);
 void add_run(CLI::App& app, Context& ctx);
 void add_save(CLI::App& app, Context& ctx);
 void add_restore(CLI::App& app, Context& ctx);
-// xenstore tools (issue C): `tern xenstore ring-client`.
+// xenstore tools: `tern xenstore ring-client` (issue C), `export`/`import` (issue D).
 void add_xenstore(CLI::App& app, Context& ctx);
 // Live migration (issue F): cmd_migrate.cpp, cmd_receive.cpp.
 void add_migrate(CLI::App& app, Context& ctx);

@@ -80,6 +80,50 @@ json fields_json(const RecordBody& body) {
     json operator()(const DomainData& d) const {
       return {{"domid", d.domid}, {"features", d.features}, {"quotas", quotas_json(d.quotas)}};
     }
+    json operator()(const TernConnectionData& c) const {
+      json j = {{"kind", "connection"}, {"conn_id", c.conn_id}, {"domid", c.domid},
+                {"privileged", (c.flags & kTernConnPrivileged) != 0}, {"next_tx_id", c.next_tx_id}};
+      if (c.flags & kTernConnHasTarget) j["target"] = c.target;
+      if (c.flags & kTernConnLiveUpdateReply) j["live_update_reply_at"] = c.live_update_reply_at;
+      return j;
+    }
+    json operator()(const TernDomainData& d) const {
+      json j = {{"kind", "domain"}, {"domid", d.domid}, {"introduced", (d.flags & kTernDomIntroduced) != 0},
+                {"evtchn", d.evtchn}, {"gfn", d.gfn}};
+      if (d.flags & kTernDomHasTarget) j["target"] = d.target;
+      return j;
+    }
+    json operator()(const TernTransactionData& t) const {
+      json usage = json::array();
+      for (const TernUsage& u : t.usage) usage.push_back({{"domid", u.domid}, {"nodes", u.nodes}, {"bytes", u.bytes}});
+      json events = json::array();
+      for (const TernEvent& e : t.events) {
+        json perms = json::array();
+        for (const Perm& p : e.perms) perms.push_back(perm_text(p));
+        json ev = {{"path", escape(e.path)}, {"perms", perms}};
+        if (e.flags & kTernEventExact) ev["exact"] = true;
+        if (e.flags & kTernEventHasOldPerms) {
+          json old = json::array();
+          for (const Perm& p : e.old_perms) old.push_back(perm_text(p));
+          ev["old_perms"] = old;
+        }
+        events.push_back(std::move(ev));
+      }
+      json children = json::array();
+      for (const TernChildren& c : t.children) {
+        json names = json::array();
+        std::size_t start = 0;
+        for (std::size_t k = 0; k < c.names.size(); ++k)
+          if (c.names[k] == std::byte{0}) {
+            names.push_back(escape_octets(c.names.subspan(start, k - start)));
+            start = k + 1;
+          }
+        children.push_back({{"path", escape(c.path)}, {"names", names}});
+      }
+      return {{"kind", "transaction"}, {"conn_id", t.conn_id}, {"tx_id", t.tx_id},
+              {"conflicted", (t.flags & kTernTxConflicted) != 0}, {"usage", usage}, {"events", events},
+              {"children", children}};
+    }
   };
   return std::visit(V{}, body);
 }
@@ -101,7 +145,7 @@ Expected<Header> walk(Bytes image, Fn&& fn) {
 
 void tally(Summary& s, const Record& r) {
   ++s.records;
-  ++s.per_type[static_cast<std::size_t>(r.type)];
+  ++s.per_type[record_type_slot(r.type)];
   if (r.padding_in_length) ++s.padding_in_length;
   if (const auto* n = std::get_if<NodeData>(&r.body); n != nullptr && n->pending()) ++s.pending_nodes;
 }
@@ -155,8 +199,8 @@ Expected<Summary> verify(Bytes image) {
 
 nlohmann::json summary_json(const Summary& s) {
   json counts = json::object();
-  for (std::uint32_t t = 0; t < kRecordTypeCount; ++t)
-    if (s.per_type[t] != 0) counts[record_type_name(t)] = s.per_type[t];
+  for (std::size_t t = 0; t < kRecordTypeSlots; ++t)
+    if (s.per_type[t] != 0) counts[record_type_name(record_type_at_slot(t))] = s.per_type[t];
   json j = {{"format", "xenstore"},
             {"version", s.version},
             {"endianness", s.big_endian ? "big" : "little"},

@@ -19,11 +19,11 @@ struct Summary {
   bool big_endian = false;
   std::uint64_t bytes = 0;    // image size
   std::uint64_t records = 0;  // including END
-  std::array<std::uint64_t, kRecordTypeCount> per_type{};  // indexed by record type
+  std::array<std::uint64_t, kRecordTypeSlots> per_type{};  // indexed by record_type_slot()
   std::uint64_t pending_nodes = 0;      // NODE_DATA of open transactions
   std::uint64_t padding_in_length = 0;  // records whose len counted their padding (Xen C xenstored)
 
-  [[nodiscard]] std::uint64_t count(RecordType t) const { return per_type[static_cast<std::size_t>(t)]; }
+  [[nodiscard]] std::uint64_t count(RecordType t) const { return per_type[record_type_slot(t)]; }
 };
 
 // Every record with its offset, type name, len and decoded fields. Strings

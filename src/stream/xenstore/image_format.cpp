@@ -17,6 +17,7 @@ std::string record_type_name(std::uint32_t type) {
     case 6: return "GLOBAL_QUOTA_DATA";
     case 7: return "DOMAIN_DATA";
     case 8: return "WATCH_DATA_EXTENDED";
+    case static_cast<std::uint32_t>(RecordType::tern_data): return "TERN_DATA";
     default: return fmt::format("unknown type 0x{:08x}", type);
   }
 }
@@ -24,6 +25,7 @@ std::string record_type_name(std::uint32_t type) {
 std::uint32_t record_min_version(std::uint32_t type) {
   if (type < static_cast<std::uint32_t>(RecordType::watch_data_extended)) return kVersion1;
   if (type == static_cast<std::uint32_t>(RecordType::watch_data_extended)) return kVersion2;
+  if (type == static_cast<std::uint32_t>(RecordType::tern_data)) return kVersion2;
   return 0;
 }
 
@@ -39,6 +41,9 @@ RecordType record_type_of(const RecordBody& body) {
     RecordType operator()(const NodeData&) const { return RecordType::node_data; }
     RecordType operator()(const GlobalQuotaData&) const { return RecordType::global_quota_data; }
     RecordType operator()(const DomainData&) const { return RecordType::domain_data; }
+    RecordType operator()(const TernConnectionData&) const { return RecordType::tern_data; }
+    RecordType operator()(const TernDomainData&) const { return RecordType::tern_data; }
+    RecordType operator()(const TernTransactionData&) const { return RecordType::tern_data; }
   };
   return std::visit(V{}, body);
 }

@@ -32,8 +32,20 @@ enum class RecordType : std::uint32_t {
   global_quota_data = 6,
   domain_data = 7,
   watch_data_extended = 8,  // version 2 and up
+  tern_data = 0x7465726e,   // tern's extension records (tern_records.hpp), version 2 and up
 };
-inline constexpr std::uint32_t kRecordTypeCount = 9;
+inline constexpr std::uint32_t kRecordTypeCount = 9;  // types 0-8 of the spec
+// Per-type counters are indexed by slot: the spec's types 0-8, then TERN_DATA.
+inline constexpr std::size_t kRecordTypeSlots = kRecordTypeCount + 1;
+[[nodiscard]] constexpr bool is_known_record_type(std::uint32_t type) {
+  return type < kRecordTypeCount || type == static_cast<std::uint32_t>(RecordType::tern_data);
+}
+[[nodiscard]] constexpr std::size_t record_type_slot(RecordType t) {
+  return t == RecordType::tern_data ? kRecordTypeCount : static_cast<std::size_t>(t);
+}
+[[nodiscard]] constexpr RecordType record_type_at_slot(std::size_t slot) {
+  return slot == kRecordTypeCount ? RecordType::tern_data : static_cast<RecordType>(slot);
+}
 
 // "NODE_DATA", or "unknown type 0x0000002a".
 [[nodiscard]] std::string record_type_name(std::uint32_t type);

@@ -106,7 +106,8 @@ Expected<Header> ImageReader::read_header() {
   state_ = State::failed;
   TERN_TRY_ASSIGN(Bytes h, src_.read(kHeaderSize));
   std::size_t ident_seen = std::min(h.size(), kIdent.size());
-  if (std::memcmp(h.data(), kIdent.data(), ident_seen) != 0)
+  // (An empty input has no data pointer at all: memcmp must not see it.)
+  if (ident_seen > 0 && std::memcmp(h.data(), kIdent.data(), ident_seen) != 0)
     return make_error(Errc::invalid, "{}: offset 0: ident is 0x{} (\"xenstore\" = 0x78656e73746f7265 expected)",
                       kWhat, hex_ident(h.first(ident_seen)));
   if (h.size() < kHeaderSize)
@@ -151,9 +152,11 @@ Expected<Record> ImageReader::next() {
   std::uint32_t type = order_.load<std::uint32_t>(hdr.data());
   b.len = order_.load<std::uint32_t>(hdr.data() + 4);
   b.base = b.rec_off + kRecordHeaderSize;
-  if (type >= kRecordTypeCount)
-    return make_error(Errc::invalid, "{}: offset {}: record #{}: unknown record type 0x{:08x} (0-8 are defined)",
-                      kWhat, b.rec_off, b.index, type);
+  if (!is_known_record_type(type))
+    return make_error(Errc::invalid,
+                      "{}: offset {}: record #{}: unknown record type 0x{:08x} (0-8 are defined, and 0x{:08x} "
+                      "for tern's extension records)",
+                      kWhat, b.rec_off, b.index, type, static_cast<std::uint32_t>(RecordType::tern_data));
   b.type = static_cast<RecordType>(type);
   if (record_min_version(type) > header_.version)
     return make_error(Errc::invalid, "{}: offset {}: record #{} ({}): only valid in version {} and later; this image is version {}",
@@ -291,6 +294,7 @@ Expected<RecordBody> ImageReader::parse(Body& b) {
       q.global = std::span<const Quota>(quotas_).subspan(ndom);
       return q;
     }
+    case RecordType::tern_data: return parse_tern(b);
     case RecordType::domain_data: {
       TERN_TRY(b.need_fixed(kDomainFixedSize));
       DomainData d;
@@ -305,6 +309,142 @@ Expected<RecordBody> ImageReader::parse(Body& b) {
     }
   }
   return b.fail(0, "internal: unhandled record type");
+}
+
+// TERN_DATA: a 2-octet kind, 2 octets of zero pad, then the kind's fields
+// (layouts in tern_records.hpp and docs/FORMAT-xenstore.md).
+Expected<RecordBody> ImageReader::parse_tern(Body& b) {
+  TERN_TRY(b.need_fixed(kTernPrefixSize));
+  std::uint16_t kind = b.u16(0);
+  TERN_TRY(b.need_zero(2, 2, "pad after kind"));
+  auto perm_at = [&](std::size_t pos, std::size_t i) -> Expected<Perm> {
+    const std::byte* p = b.data.data() + pos;
+    Perm perm{static_cast<char>(p[0]), static_cast<std::uint8_t>(p[1]), b.order.load<std::uint16_t>(p + 2)};
+    if (!is_perm_char(perm.perm))
+      return b.fail(pos, "permission #{} has perm 0x{:02x} (must be 'r', 'w', 'b' or 'n')", i,
+                    static_cast<unsigned>(p[0]));
+    if ((perm.flags & ~kPermFlagsMask) != 0)
+      return b.fail(pos + 1, "permission #{} has undefined flag bits 0x{:02x} (only 0x01 stale is defined)", i,
+                    static_cast<unsigned>(p[1]));
+    return perm;
+  };
+  switch (static_cast<TernKind>(kind)) {
+    case TernKind::connection: {
+      TERN_TRY(b.need_fixed(kTernConnectionSize));
+      TERN_TRY(b.fit(kTernConnectionSize));
+      TernConnectionData c{b.u32(4), b.u16(8), b.u16(10), b.u16(12), b.u32(16), b.u32(20)};
+      if ((c.flags & ~kTernConnFlagsMask) != 0)
+        return b.fail(10, "connection flags 0x{:04x} set undefined bits (0x1 privileged, 0x2 target, 0x4 "
+                      "live-update reply)", c.flags);
+      if (!(c.flags & kTernConnHasTarget) && c.target != 0)
+        return b.fail(12, "target is {} but the target flag (0x2) is clear (must be 0)", c.target);
+      TERN_TRY(b.need_zero(14, 2, "pad after target"));
+      if (!(c.flags & kTernConnLiveUpdateReply) && c.live_update_reply_at != 0)
+        return b.fail(20, "live-update reply offset is {} but flag 0x4 is clear (must be 0)", c.live_update_reply_at);
+      return c;
+    }
+    case TernKind::domain: {
+      TERN_TRY(b.need_fixed(kTernDomainSize));
+      TERN_TRY(b.fit(kTernDomainSize));
+      TernDomainData d{b.u16(4), b.u16(6), b.u16(8), b.u32(12), b.order.load<std::uint64_t>(b.data.data() + 16)};
+      if ((d.flags & ~kTernDomFlagsMask) != 0)
+        return b.fail(6, "domain flags 0x{:04x} set undefined bits (0x1 introduced, 0x2 target)", d.flags);
+      if (!(d.flags & kTernDomHasTarget) && d.target != 0)
+        return b.fail(8, "target is {} but the target flag (0x2) is clear (must be 0)", d.target);
+      TERN_TRY(b.need_zero(10, 2, "pad after target"));
+      return d;
+    }
+    case TernKind::transaction: {
+      TERN_TRY(b.need_fixed(kTernTransactionFixedSize));
+      TernTransactionData t;
+      t.conn_id = b.u32(4);
+      t.tx_id = b.u32(8);
+      t.flags = b.u32(12);
+      std::uint64_t nusage = b.u32(16), nevents = b.u32(20), nchildren = b.u32(24);
+      if ((t.flags & ~kTernTxFlagsMask) != 0)
+        return b.fail(12, "transaction flags 0x{:08x} set undefined bits (0x1 conflicted)", t.flags);
+      std::uint64_t pos = kTernTransactionFixedSize;
+      if (nusage * kTernUsageSize > b.data.size() - pos)
+        return b.fail(16, "{} usage entries of {} octets do not fit the {}-octet body", nusage, kTernUsageSize, b.len);
+      tern_usage_.clear();
+      for (std::uint64_t i = 0; i < nusage; ++i, pos += kTernUsageSize) {
+        auto at = static_cast<std::size_t>(pos);
+        TERN_TRY(b.need_zero(at + 2, 2, "pad after usage domid"));
+        tern_usage_.push_back(TernUsage{b.u16(at), static_cast<std::int32_t>(b.u32(at + 4)),
+                                        static_cast<std::int64_t>(b.order.load<std::uint64_t>(b.data.data() + at + 8))});
+      }
+      // Events: first their bounds (so the permission scratch is filled once
+      // and never reallocated under the spans), then their contents.
+      struct Ev { std::size_t at; std::uint8_t flags; std::size_t plen, np, nold; };
+      std::vector<Ev> evs;
+      std::size_t total_perms = 0;
+      for (std::uint64_t i = 0; i < nevents; ++i) {
+        if (b.data.size() - pos < kTernEventFixedSize)
+          return b.fail(pos, "event #{} of {} does not fit in the body (the body ends {} octets further)", i, nevents,
+                        b.data.size() - pos);
+        auto at = static_cast<std::size_t>(pos);
+        Ev e{at, static_cast<std::uint8_t>(b.data[at]), b.u16(at + 2), b.u16(at + 4), b.u16(at + 6)};
+        if ((e.flags & ~kTernEventFlagsMask) != 0)
+          return b.fail(at, "event #{} flags 0x{:02x} set undefined bits (0x1 exact, 0x2 old permissions)", i, e.flags);
+        TERN_TRY(b.need_zero(at + 1, 1, "pad after event flags"));
+        if (e.np == 0) return b.fail(at + 4, "event #{} has no permissions (a changed node always has an owner)", i);
+        if (!(e.flags & kTernEventHasOldPerms) && e.nold != 0)
+          return b.fail(at + 6, "event #{} has {} old permissions but flag 0x2 is clear", i, e.nold);
+        if ((e.flags & kTernEventHasOldPerms) && e.nold == 0)
+          return b.fail(at + 6, "event #{} has flag 0x2 (old permissions) but none", i);
+        std::uint64_t size = kTernEventFixedSize + (e.np + e.nold) * kPermSize + e.plen;
+        if (size > b.data.size() - pos)
+          return b.fail(at, "event #{} of {} octets does not fit in the body (the body ends {} octets further)", i,
+                        size, b.data.size() - pos);
+        total_perms += e.np + e.nold;
+        evs.push_back(e);
+        pos += size;
+      }
+      tern_children_.clear();
+      for (std::uint64_t i = 0; i < nchildren; ++i) {
+        if (b.data.size() - pos < kTernChildrenFixedSize)
+          return b.fail(pos, "children list #{} of {} does not fit in the body", i, nchildren);
+        auto at = static_cast<std::size_t>(pos);
+        std::size_t plen = b.u16(at);
+        TERN_TRY(b.need_zero(at + 2, 2, "pad after children path-len"));
+        std::uint64_t nlen = b.u32(at + 4);
+        if (kTernChildrenFixedSize + plen + nlen > b.data.size() - pos)
+          return b.fail(at, "children list #{} ({} + {} octets) does not fit in the body", i, plen, nlen);
+        TernChildren ch;
+        TERN_TRY_ASSIGN(ch.path, b.c_string(at + kTernChildrenFixedSize, plen, "children path"));
+        ch.names = b.data.subspan(at + kTernChildrenFixedSize + plen, static_cast<std::size_t>(nlen));
+        if (!ch.names.empty() && ch.names.back() != std::byte{0})
+          return b.fail(at + kTernChildrenFixedSize + plen + nlen - 1, "children list of {} does not end with a NUL",
+                        ch.path);
+        tern_children_.push_back(ch);
+        pos += kTernChildrenFixedSize + plen + nlen;
+      }
+      TERN_TRY(b.fit(pos));
+      perms_.clear();
+      perms_.reserve(total_perms);
+      tern_events_.clear();
+      for (std::size_t i = 0; i < evs.size(); ++i) {
+        const Ev& e = evs[i];
+        std::size_t at = e.at + kTernEventFixedSize;
+        std::size_t first = perms_.size();
+        for (std::size_t k = 0; k < e.np + e.nold; ++k, at += kPermSize) {
+          TERN_TRY_ASSIGN(Perm p, perm_at(at, k));
+          perms_.push_back(p);
+        }
+        TernEvent ev;
+        ev.flags = e.flags;
+        ev.perms = std::span<const Perm>(perms_).subspan(first, e.np);
+        ev.old_perms = std::span<const Perm>(perms_).subspan(first + e.np, e.nold);
+        TERN_TRY_ASSIGN(ev.path, b.c_string(at, e.plen, "event path"));
+        tern_events_.push_back(ev);
+      }
+      t.usage = tern_usage_;
+      t.events = tern_events_;
+      t.children = tern_children_;
+      return t;
+    }
+  }
+  return b.fail(0, "TERN_DATA kind {} is not defined (1 connection, 2 domain, 3 transaction)", kind);
 }
 
 Expected<void> ImageReader::finish() {

@@ -43,6 +43,7 @@ class ImageReader {
 
   struct Body;  // parsing context of one record (image_reader.cpp)
   Expected<RecordBody> parse(Body& b);
+  Expected<RecordBody> parse_tern(Body& b);
 
   ByteSource& src_;
   State state_ = State::header;
@@ -53,6 +54,9 @@ class ImageReader {
   // Scratch for decoded arrays; reused so a 100k-node image allocates once.
   std::vector<Perm> perms_;
   std::vector<Quota> quotas_;
+  std::vector<TernUsage> tern_usage_;
+  std::vector<TernEvent> tern_events_;
+  std::vector<TernChildren> tern_children_;
 };
 
 // Reads a whole image, calling on_record for every record before END (END is

@@ -64,6 +64,9 @@ Expected<void> ImageRules::check(const RecordBody& body) {
   if (const auto* n = std::get_if<NodeData>(&body)) return check_node(*n);
   if (const auto* q = std::get_if<GlobalQuotaData>(&body)) return check_global_quota(*q);
   if (const auto* d = std::get_if<DomainData>(&body)) return check_domain(*d);
+  if (const auto* tc = std::get_if<TernConnectionData>(&body)) return check_tern_connection(*tc);
+  if (const auto* td = std::get_if<TernDomainData>(&body)) return check_tern_domain(*td);
+  if (const auto* tt = std::get_if<TernTransactionData>(&body)) return check_tern_transaction(*tt);
   return {};  // END
 }
 
@@ -169,6 +172,101 @@ Expected<void> ImageRules::check_domain(const DomainData& d) {
   if (domains_[d.domid])
     return make_error(Errc::invalid, "a second DOMAIN_DATA record for domain {} (at most one per domain)", d.domid);
   domains_[d.domid] = true;
+  return {};
+}
+
+// ---- tern's extension records ----------------------------------------------
+
+namespace {
+
+Expected<void> check_perm_list(std::string_view what, std::span<const Perm> perms) {
+  if (perms.size() > kU16Max)
+    return make_error(Errc::invalid, "{}: {} permissions do not fit the 16-bit count", what, perms.size());
+  for (std::size_t i = 0; i < perms.size(); ++i) {
+    if (!is_perm_char(perms[i].perm))
+      return make_error(Errc::invalid, "{}: permission #{} has perm 0x{:02x} (must be 'r', 'w', 'b' or 'n')", what, i,
+                        static_cast<unsigned char>(perms[i].perm));
+    if ((perms[i].flags & ~kPermFlagsMask) != 0)
+      return make_error(Errc::invalid, "{}: permission #{} has undefined flag bits 0x{:02x}", what, i, perms[i].flags);
+  }
+  return {};
+}
+
+}  // namespace
+
+Expected<void> ImageRules::check_tern_connection(const TernConnectionData& c) {
+  TERN_TRY(check_known_connection(c.conn_id));
+  if ((c.flags & ~kTernConnFlagsMask) != 0)
+    return make_error(Errc::invalid, "TERN_DATA connection {}: flags 0x{:04x} set undefined bits", c.conn_id, c.flags);
+  if (!(c.flags & kTernConnHasTarget) && c.target != 0)
+    return make_error(Errc::invalid, "TERN_DATA connection {}: target {} without the target flag", c.conn_id, c.target);
+  if (!(c.flags & kTernConnLiveUpdateReply) && c.live_update_reply_at != 0)
+    return make_error(Errc::invalid, "TERN_DATA connection {}: live-update reply offset without flag 0x4", c.conn_id);
+  if (!tern_connections_.insert(c.conn_id).second)
+    return make_error(Errc::invalid, "a second TERN_DATA connection record for conn-id {}", c.conn_id);
+  return {};
+}
+
+Expected<void> ImageRules::check_tern_domain(const TernDomainData& d) {
+  if ((d.flags & ~kTernDomFlagsMask) != 0)
+    return make_error(Errc::invalid, "TERN_DATA domain {}: flags 0x{:04x} set undefined bits", d.domid, d.flags);
+  if (!(d.flags & kTernDomHasTarget) && d.target != 0)
+    return make_error(Errc::invalid, "TERN_DATA domain {}: target {} without the target flag", d.domid, d.target);
+  if (tern_domains_[d.domid])
+    return make_error(Errc::invalid, "a second TERN_DATA domain record for domain {}", d.domid);
+  tern_domains_[d.domid] = true;
+  return {};
+}
+
+Expected<void> ImageRules::check_tern_transaction(const TernTransactionData& t) {
+  TERN_TRY(check_known_connection(t.conn_id));
+  std::uint64_t key = tx_key(t.conn_id, t.tx_id);
+  if (!transactions_.contains(key))
+    return make_error(Errc::invalid,
+                      "TERN_DATA transaction {} of conn-id {} has no earlier TRANSACTION_DATA record", t.tx_id,
+                      t.conn_id);
+  if ((t.flags & ~kTernTxFlagsMask) != 0)
+    return make_error(Errc::invalid, "TERN_DATA transaction {}: flags 0x{:08x} set undefined bits", t.tx_id, t.flags);
+  if (t.usage.size() > std::numeric_limits<std::uint32_t>::max() ||
+      t.events.size() > std::numeric_limits<std::uint32_t>::max())
+    return make_error(Errc::invalid, "TERN_DATA transaction {}: too many usage entries or events", t.tx_id);
+  for (std::size_t i = 0; i < t.events.size(); ++i) {
+    const TernEvent& e = t.events[i];
+    std::string what = fmt::format("TERN_DATA transaction {} event #{}", t.tx_id, i);
+    if ((e.flags & ~kTernEventFlagsMask) != 0)
+      return make_error(Errc::invalid, "{}: flags 0x{:02x} set undefined bits", what, e.flags);
+    TERN_TRY(check_c_string(what + " path", e.path, false));
+    if (e.path.front() != '/')
+      return make_error(Errc::invalid, "{}: path \"{}\" is not absolute", what, e.path);
+    if (e.perms.empty()) return make_error(Errc::invalid, "{}: no permissions (a node always has an owner)", what);
+    TERN_TRY(check_perm_list(what, e.perms));
+    TERN_TRY(check_perm_list(what + " old permissions", e.old_perms));
+    bool has_old = (e.flags & kTernEventHasOldPerms) != 0;
+    if (has_old != !e.old_perms.empty())
+      return make_error(Errc::invalid, "{}: old-permissions flag {} but {} old permissions", what,
+                        has_old ? "set" : "clear", e.old_perms.size());
+  }
+  if (t.children.size() > std::numeric_limits<std::uint32_t>::max())
+    return make_error(Errc::invalid, "TERN_DATA transaction {}: too many children lists", t.tx_id);
+  for (std::size_t i = 0; i < t.children.size(); ++i) {
+    const TernChildren& c = t.children[i];
+    std::string what = fmt::format("TERN_DATA transaction {} children list #{}", t.tx_id, i);
+    TERN_TRY(check_c_string(what + " path", c.path, false));
+    if (c.path.front() != '/')
+      return make_error(Errc::invalid, "{}: path \"{}\" is not absolute", what, c.path);
+    if (c.names.size() > std::numeric_limits<std::uint32_t>::max())
+      return make_error(Errc::invalid, "{}: {} octets of names do not fit the 32-bit length", what, c.names.size());
+    if (!c.names.empty() && c.names.back() != std::byte{0})
+      return make_error(Errc::invalid, "{}: the names of {} do not end with a NUL", what, c.path);
+    std::size_t start = 0;
+    for (std::size_t k = 0; k < c.names.size(); ++k) {
+      if (c.names[k] != std::byte{0}) continue;
+      if (k == start) return make_error(Errc::invalid, "{}: empty child name at octet {}", what, k);
+      start = k + 1;
+    }
+  }
+  if (!tern_transactions_.insert(key).second)
+    return make_error(Errc::invalid, "a second TERN_DATA record for transaction {} of conn-id {}", t.tx_id, t.conn_id);
   return {};
 }
 

@@ -33,6 +33,9 @@ class ImageRules {
   Expected<void> check_global_quota(const GlobalQuotaData& q);
   Expected<void> check_domain(const DomainData& d);
   Expected<void> check_known_connection(std::uint32_t conn_id) const;
+  Expected<void> check_tern_connection(const TernConnectionData& c);
+  Expected<void> check_tern_domain(const TernDomainData& d);
+  Expected<void> check_tern_transaction(const TernTransactionData& t);
 
   std::uint32_t version_;
   bool seen_global_ = false;
@@ -40,6 +43,10 @@ class ImageRules {
   std::unordered_set<std::uint32_t> connections_;
   std::unordered_set<std::uint64_t> transactions_;  // conn_id << 32 | tx_id
   std::vector<bool> domains_ = std::vector<bool>(65536, false);
+  // Which connections, domains and transactions already have their TERN_DATA record.
+  std::unordered_set<std::uint32_t> tern_connections_;
+  std::vector<bool> tern_domains_ = std::vector<bool>(65536, false);
+  std::unordered_set<std::uint64_t> tern_transactions_;
 };
 
 // Field-level checks shared by rules and writer.

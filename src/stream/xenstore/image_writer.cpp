@@ -87,6 +87,14 @@ Expected<void> ImageWriter::end_record(std::uint64_t body_len) {
 }
 
 namespace {
+std::uint64_t tern_transaction_len(const TernTransactionData& t) {
+  std::uint64_t n = kTernTransactionFixedSize + t.usage.size() * kTernUsageSize;
+  for (const TernEvent& e : t.events)
+    n += kTernEventFixedSize + (e.perms.size() + e.old_perms.size()) * kPermSize + e.path.size() + 1;
+  for (const TernChildren& c : t.children) n += kTernChildrenFixedSize + c.path.size() + 1 + c.names.size();
+  return n;
+}
+
 std::uint64_t quota_len(std::span<const Quota> qs) {
   std::uint64_t n = 0;
   for (const Quota& q : qs) n += kQuotaValueSize + q.name.size() + 1;
@@ -108,6 +116,8 @@ Expected<void> ImageWriter::precheck(RecordType type, const RecordBody& body) co
     len = kGlobalQuotaFixedSize + quota_len(g->per_domain) + quota_len(g->global);
   } else if (const auto* d = std::get_if<DomainData>(&body)) {
     len = kDomainFixedSize + quota_len(d->quotas);
+  } else if (const auto* t = std::get_if<TernTransactionData>(&body)) {
+    len = tern_transaction_len(*t);
   }
   if (len > kMaxRecordBody)
     return fail(Errc::usage, type, "body of {} octets exceeds the record limit of {}", len, kMaxRecordBody);
@@ -224,6 +234,78 @@ Expected<void> ImageWriter::emit(const RecordBody& body) {
     put_quotas(p + kGlobalQuotaFixedSize + g->per_domain.size() * kQuotaValueSize, g->global);
     put_names(g->per_domain);
     put_names(g->global);
+    return end_record(len);
+  }
+  if (const auto* c = std::get_if<TernConnectionData>(&body)) {
+    std::byte* p = begin_record(type, kTernConnectionSize, kTernConnectionSize);
+    o.store<std::uint16_t>(p, static_cast<std::uint16_t>(TernKind::connection));
+    o.store<std::uint16_t>(p + 2, 0);
+    o.store<std::uint32_t>(p + 4, c->conn_id);
+    o.store<std::uint16_t>(p + 8, c->domid);
+    o.store<std::uint16_t>(p + 10, c->flags);
+    o.store<std::uint16_t>(p + 12, c->target);
+    o.store<std::uint16_t>(p + 14, 0);
+    o.store<std::uint32_t>(p + 16, c->next_tx_id);
+    o.store<std::uint32_t>(p + 20, c->live_update_reply_at);
+    return end_record(kTernConnectionSize);
+  }
+  if (const auto* d = std::get_if<TernDomainData>(&body)) {
+    std::byte* p = begin_record(type, kTernDomainSize, kTernDomainSize);
+    o.store<std::uint16_t>(p, static_cast<std::uint16_t>(TernKind::domain));
+    o.store<std::uint16_t>(p + 2, 0);
+    o.store<std::uint16_t>(p + 4, d->domid);
+    o.store<std::uint16_t>(p + 6, d->flags);
+    o.store<std::uint16_t>(p + 8, d->target);
+    o.store<std::uint16_t>(p + 10, 0);
+    o.store<std::uint32_t>(p + 12, d->evtchn);
+    o.store<std::uint64_t>(p + 16, d->gfn);
+    return end_record(kTernDomainSize);
+  }
+  if (const auto* t = std::get_if<TernTransactionData>(&body)) {
+    std::uint64_t len = tern_transaction_len(*t);
+    std::byte* p = begin_record(type, len, kTernTransactionFixedSize);
+    o.store<std::uint16_t>(p, static_cast<std::uint16_t>(TernKind::transaction));
+    o.store<std::uint16_t>(p + 2, 0);
+    o.store<std::uint32_t>(p + 4, t->conn_id);
+    o.store<std::uint32_t>(p + 8, t->tx_id);
+    o.store<std::uint32_t>(p + 12, t->flags);
+    o.store<std::uint32_t>(p + 16, static_cast<std::uint32_t>(t->usage.size()));
+    o.store<std::uint32_t>(p + 20, static_cast<std::uint32_t>(t->events.size()));
+    o.store<std::uint32_t>(p + 24, static_cast<std::uint32_t>(t->children.size()));
+    for (const TernUsage& u : t->usage) {
+      std::array<std::byte, kTernUsageSize> e{};
+      o.store<std::uint16_t>(e.data(), u.domid);
+      o.store<std::uint32_t>(e.data() + 4, static_cast<std::uint32_t>(u.nodes));
+      o.store<std::uint64_t>(e.data() + 8, static_cast<std::uint64_t>(u.bytes));
+      put_bytes(e);
+    }
+    for (const TernEvent& ev : t->events) {
+      std::array<std::byte, kTernEventFixedSize> h{};
+      h[0] = static_cast<std::byte>(ev.flags);
+      o.store<std::uint16_t>(h.data() + 2, static_cast<std::uint16_t>(ev.path.size() + 1));
+      o.store<std::uint16_t>(h.data() + 4, static_cast<std::uint16_t>(ev.perms.size()));
+      o.store<std::uint16_t>(h.data() + 6, static_cast<std::uint16_t>(ev.old_perms.size()));
+      put_bytes(h);
+      for (auto list : {ev.perms, ev.old_perms})
+        for (const Perm& perm : list) {
+          std::array<std::byte, kPermSize> q{};
+          q[0] = static_cast<std::byte>(perm.perm);
+          q[1] = static_cast<std::byte>(perm.flags);
+          o.store<std::uint16_t>(q.data() + 2, perm.domid);
+          put_bytes(q);
+        }
+      put_bytes(as_bytes(ev.path));
+      buf_.push_back(std::byte{0});
+    }
+    for (const TernChildren& c : t->children) {
+      std::array<std::byte, kTernChildrenFixedSize> h{};
+      o.store<std::uint16_t>(h.data(), static_cast<std::uint16_t>(c.path.size() + 1));
+      o.store<std::uint32_t>(h.data() + 4, static_cast<std::uint32_t>(c.names.size()));
+      put_bytes(h);
+      put_bytes(as_bytes(c.path));
+      buf_.push_back(std::byte{0});
+      put_bytes(c.names);
+    }
     return end_record(len);
   }
   const auto& d = std::get<DomainData>(body);

@@ -13,6 +13,8 @@
 
 #include "core/bytes.hpp"
 #include "stream/xenstore/image_format.hpp"
+#include "stream/xenstore/perm.hpp"
+#include "stream/xenstore/tern_records.hpp"
 
 namespace tern::stream::xenstore {
 
@@ -64,13 +66,6 @@ struct TransactionData {
   std::uint32_t tx_id = 0;
 };
 
-struct Perm {
-  char perm = 'n';          // 'r', 'w', 'b' or 'n'
-  std::uint8_t flags = 0;   // kPermFlagStale
-  std::uint16_t domid = 0;
-  friend bool operator==(const Perm&, const Perm&) = default;
-};
-
 // A committed node (conn_id == 0) or a node touched by a pending transaction.
 // A pending node with no permissions is a node deleted in that transaction.
 struct NodeData {
@@ -102,7 +97,8 @@ struct DomainData {
 };
 
 using RecordBody = std::variant<EndRecord, GlobalData, ConnectionData, WatchData, TransactionData,
-                                NodeData, GlobalQuotaData, DomainData>;
+                                NodeData, GlobalQuotaData, DomainData, TernConnectionData, TernDomainData,
+                                TernTransactionData>;
 
 // The record type a body is written as.
 [[nodiscard]] RecordType record_type_of(const RecordBody& body);

@@ -14,10 +14,12 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <thread>
 
 #include "xenstore/daemon.hpp"
+#include "xenstore/live_update.hpp"
 #include "xenstore/ring.hpp"
 #include "xenstore/ring_client.hpp"
 #include "xenstore/server.hpp"
@@ -97,7 +99,8 @@ TEST(RingQueue, InconsistentOffsetsAreRefused) {
 
 class RingServer : public ::testing::Test {
  protected:
-  void start(Quotas q = {}) {
+  // `before` runs on the daemon before the server thread starts.
+  void start(Quotas q = {}, const std::function<void(Daemon&, Server&)>& before = {}) {
     char tmpl[] = "/tmp/tern-ring-test.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -105,6 +108,7 @@ class RingServer : public ::testing::Test {
     daemon_ = std::make_unique<Daemon>(q);
     server_ = std::make_unique<Server>(*daemon_);
     ASSERT_TRUE(server_->listen_at(path_));
+    if (before) before(*daemon_, *server_);
     thread_ = std::thread([this] { (void)server_->run(stop_); });
     auto c = SocketClient::connect(path_);
     ASSERT_TRUE(c) << c.error().message();
@@ -374,6 +378,28 @@ TEST_F(RingServer, BadIntroductionsAreRefusedAndLeakNothing) {
   ASSERT_EQ(::ftruncate(unsealed.get(), 4096), 0);
   auto r = dom0_->introduce(5, 0, 1, unsealed.get(), (*g)->to_daemon_fd(), (*g)->to_guest_fd());
   EXPECT_EQ(payload_text(r->payload), "EINVAL");
+}
+
+// A live update cannot carry ring connections yet: while one exists, -s is
+// refused with the reason (naming the domain) and everything goes on.
+TEST_F(RingServer, LiveUpdateIsRefusedWhileARingIsConnected) {
+  std::unique_ptr<LiveUpdate> lu;
+  start({}, [&](Daemon& d, Server& s) {
+    lu = std::make_unique<LiveUpdate>(d, LiveUpdateSetup{dir_, {}, s.listen_fd(), "", false});
+    lu->install();
+  });
+  auto g = guest(5);
+  EXPECT_EQ(write(*g, "data/x", "before"), "OK");
+  EXPECT_EQ(call(*dom0_, Type::control, {"live-update", "-f", "/bin/true"}), "OK");
+  std::string why = call(*dom0_, Type::control, {"live-update", "-s"});
+  EXPECT_NE(why.find("domain 5 is connected through a shared ring"), std::string::npos) << why;
+  // Nothing was dumped, nobody was disturbed.
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/state_dump"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/state_dump.check"));
+  EXPECT_EQ(call(*g, Type::read, {"data/x"}), "before");
+  EXPECT_EQ(call(*dom0_, Type::read, {"/local/domain/5/data/x"}), "before");
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();  // the server stops using `lu` before it goes
 }
 
 }  // namespace
