@@ -1,7 +1,7 @@
 // The VM configuration a tern image carries in its xl header (the JSON that
 // `xl save` puts there): xl's own c_info/b_info keys, so Xen tools show
 // something sensible, and a "tern" object with what a restore needs to
-// create the destination domain. docs/FORMAT-image.md lists the keys.
+// create the destination domain. docs/FORMAT.md §1 lists the keys.
 #pragma once
 
 #include <cstdint>

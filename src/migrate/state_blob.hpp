@@ -1,5 +1,5 @@
 // A domain's non-memory state as the domain-context blob (seed 000 format,
-// docs/FORMAT-domctx.md) that an image carries in its HVM_CONTEXT record.
+// docs/FORMAT.md §4) that an image carries in its HVM_CONTEXT record.
 #pragma once
 
 #include <cstdint>

@@ -301,7 +301,7 @@ void add_xenstore(CLI::App& app, Context& ctx) {
   auto* ex = xs->add_subcommand(
       "export", "write a domain's nodes, watches, transactions, connections and quotas");
   ex->add_option("DOMID", domid, "the domain")->required();
-  ex->add_option("FILE", file, "image to write (xenstore image, see docs/FORMAT-xenstore.md)")
+  ex->add_option("FILE", file, "image to write (xenstore image, see docs/FORMAT.md §5)")
       ->required();
   ex->add_option("--socket", socket, socket_help);
   ex->callback([&ctx] {

@@ -1,6 +1,6 @@
 // Domain-context blob framing (seed 000): every record is a 16-byte
 // descriptor, its body, and zero padding to the next multiple of 8.
-// All integers are little-endian. See docs/FORMAT-domctx.md.
+// All integers are little-endian. See docs/FORMAT.md §4.
 #pragma once
 
 #include <array>

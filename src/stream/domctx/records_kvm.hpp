@@ -1,7 +1,7 @@
 // Bodies of the KVM vCPU and VM state records. Fixed-size bodies are the
 // exact <linux/kvm.h> structures a VMM passes to KVM_GET_x / KVM_SET_x (so
 // a backend copies them in and out unchanged); variable-size bodies (XSAVE,
-// MSRs, CPUID, TSC kHz) have explicit layouts. docs/FORMAT-domctx.md lists
+// MSRs, CPUID, TSC kHz) have explicit layouts. docs/FORMAT.md §4 lists
 // every byte.
 #pragma once
 

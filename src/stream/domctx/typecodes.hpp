@@ -1,6 +1,6 @@
 // The one table of domain-context record type codes. Every code, its name
 // and whether it is per-vCPU or global lives here; the record layouts live in
-// records_kvm.hpp / records_xen.hpp and docs/FORMAT-domctx.md.
+// records_kvm.hpp / records_xen.hpp and docs/FORMAT.md §4.
 #pragma once
 
 #include <array>

@@ -1,6 +1,6 @@
 // Constants and byte layouts of the libxc migration stream ("libxenctrl
 // Domain Image Format", versions 2 and 3). Everything here is a fact of the
-// format; docs/FORMAT-libxc.md describes the layout in prose.
+// format; docs/FORMAT.md §3 describes the layout in prose.
 //
 //   image header (24 bytes, big-endian)
 //   domain header (16 bytes, stream byte order = little-endian)
@@ -111,7 +111,7 @@ inline constexpr std::size_t kCpuidLeafSize = 24;         // xen_cpuid_leaf_t: l
 inline constexpr std::size_t kMsrEntrySize = 16;          // xen_msr_entry_t: u32 idx, u32 flags, u64 val
 
 // Limits tern applies to record bodies so hostile input cannot make a
-// buffered reader allocate without bound (documented in FORMAT-libxc.md).
+// buffered reader allocate without bound (documented in docs/FORMAT.md §3).
 inline constexpr std::uint32_t kMaxPageDataCount = 1u << 16;           // pages per PAGE_DATA
 inline constexpr std::uint32_t kMaxBlobBody = 16u << 20;               // HVM_CONTEXT, vCPU blobs, TOOLSTACK
 inline constexpr std::uint32_t kMaxP2mFramesBody = (64u << 20) + 8;    // covers 2^32 pfns

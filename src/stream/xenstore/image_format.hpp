@@ -1,5 +1,5 @@
 // Constants of the xenstore migration / live-update image
-// (docs/designs/xenstore-migration.md in Xen; tern's notes: docs/FORMAT-xenstore.md).
+// (docs/designs/xenstore-migration.md in Xen; tern's notes: docs/FORMAT.md §5).
 // The 16-byte header is always big-endian; everything after it uses the byte
 // order named by the header's endianness flag.
 #pragma once

@@ -312,7 +312,7 @@ Expected<RecordBody> ImageReader::parse(Body& b) {
 }
 
 // TERN_DATA: a 2-octet kind, 2 octets of zero pad, then the kind's fields
-// (layouts in tern_records.hpp and docs/FORMAT-xenstore.md).
+// (layouts in tern_records.hpp and docs/FORMAT.md §5).
 Expected<RecordBody> ImageReader::parse_tern(Body& b) {
   TERN_TRY(b.need_fixed(kTernPrefixSize));
   std::uint16_t kind = b.u16(0);

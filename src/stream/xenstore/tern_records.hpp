@@ -12,7 +12,7 @@
 //     (it can then only fail with EAGAIN), its quota usage delta, the watch
 //     events its commit fires, and the children lists of the nodes it sees
 //     (NODE_DATA has no field for them).
-// Byte layouts: docs/FORMAT-xenstore.md ("tern extension records").
+// Byte layouts: docs/FORMAT.md §5 ("tern extension records").
 #pragma once
 
 #include <cstdint>
@@ -64,7 +64,7 @@ struct TernConnectionData {
   std::uint32_t next_tx_id = 1;  // id the next TRANSACTION_START tries first
   // With kTernConnLiveUpdateReply: offset in the connection's out-data where
   // the reply to the live-update request starts (a new daemon that must give
-  // up replaces that message by the reason, see docs/FORMAT-xenstore.md).
+  // up replaces that message by the reason, see docs/FORMAT.md §5).
   std::uint32_t live_update_reply_at = 0;
 };
 
