@@ -20,13 +20,11 @@ namespace {
 
 using img::Record;
 
-std::string_view text(Bytes b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+std::string_view text(Bytes b) { return image_text(b); }
 
 template <typename... Args>
 std::unexpected<Error> bad(const Record& r, fmt::format_string<Args...> f, Args&&... args) {
-  return make_error(Errc::invalid, "domain import: offset {}: record #{} ({}): {}", r.offset,
-                    r.index, img::record_type_name(r.type),
-                    fmt::format(f, std::forward<Args>(args)...));
+  return record_error("domain import", r, f, std::forward<Args>(args)...);
 }
 
 // The image, read completely and renamed, before anything touches the daemon.

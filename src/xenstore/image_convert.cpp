@@ -18,20 +18,8 @@ Perms from_image_perms(std::span<const img::Perm> perms) {
   for (std::size_t i = 0; i < perms.size(); ++i) {
     const img::Perm& p = perms[i];
     if (i > 0 && (p.flags & img::kPermFlagStale)) continue;
-    std::uint8_t mode = kPermNone;
-    switch (p.perm) {
-      case 'r':
-        mode = kPermRead;
-        break;
-      case 'w':
-        mode = kPermWrite;
-        break;
-      case 'b':
-        mode = kPermRead | kPermWrite;
-        break;
-      default:
-        break;
-    }
+    // An unknown letter grants nothing (the reader already checked the image).
+    const std::uint8_t mode = perm_mode(static_cast<char>(p.perm)).value_or(kPermNone);
     list.push_back(Perm{mode, p.domid});
   }
   return Perms(std::move(list));

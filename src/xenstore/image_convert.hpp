@@ -18,6 +18,19 @@ namespace tern::xs {
 
 namespace img = tern::stream::xenstore;
 
+// An image field's octets as text (paths, values, tokens).
+inline std::string_view image_text(Bytes b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+// An error that names the record's place in the image: "WHAT: offset O: record #I (TYPE): ...".
+template <typename... Args>
+std::unexpected<Error> record_error(std::string_view what, const img::Record& r,
+                                    fmt::format_string<Args...> f, Args&&... args) {
+  return make_error(Errc::invalid, "{}: offset {}: record #{} ({}): {}", what, r.offset, r.index,
+                    img::record_type_name(r.type), fmt::format(f, std::forward<Args>(args)...));
+}
+
 // Appends the image form of `perms` ('r'/'w'/'b'/'n' + domid) to `out`.
 void to_image_perms(const Perms& perms, std::vector<img::Perm>& out);
 

@@ -51,26 +51,11 @@ Result<Perms> Perms::parse(const std::vector<std::string_view>& entries) {
   std::vector<Perm> list;
   for (std::string_view e : entries) {
     if (e.size() < 2) return fail(Err::einval);
-    std::uint8_t mode = 0;
-    switch (e[0]) {
-      case 'n':
-        mode = kPermNone;
-        break;
-      case 'r':
-        mode = kPermRead;
-        break;
-      case 'w':
-        mode = kPermWrite;
-        break;
-      case 'b':
-        mode = kPermRead | kPermWrite;
-        break;
-      default:
-        return fail(Err::einval);
-    }
+    const auto mode = perm_mode(e[0]);
+    if (!mode) return fail(Err::einval);
     auto id = parse_domid(e.substr(1));
     if (!id) return fail(Err::einval);
-    list.push_back(Perm{mode, *id});
+    list.push_back(Perm{*mode, *id});
   }
   return Perms(std::move(list));
 }

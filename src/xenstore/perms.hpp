@@ -16,6 +16,22 @@ namespace tern::xs {
 
 enum : std::uint8_t { kPermNone = 0, kPermRead = 1, kPermWrite = 2, kPermOwner = 4 };
 
+// The access a permission letter grants ('n', 'r', 'w', 'b'); nullopt for any other letter.
+[[nodiscard]] constexpr std::optional<std::uint8_t> perm_mode(char letter) {
+  switch (letter) {
+    case 'n':
+      return kPermNone;
+    case 'r':
+      return kPermRead;
+    case 'w':
+      return kPermWrite;
+    case 'b':
+      return static_cast<std::uint8_t>(kPermRead | kPermWrite);
+    default:
+      return std::nullopt;
+  }
+}
+
 struct Perm {
   std::uint8_t mode = kPermNone;  // kPermRead | kPermWrite
   std::uint32_t domid = 0;

@@ -16,14 +16,12 @@ namespace {
 
 using img::Record;
 
-std::string_view text(Bytes b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+std::string_view text(Bytes b) { return image_text(b); }
 
 // Fails with the record's place in the image.
 template <typename... Args>
 std::unexpected<Error> bad(const Record& r, fmt::format_string<Args...> f, Args&&... args) {
-  return make_error(Errc::invalid, "xenstore image: offset {}: record #{} ({}): {}", r.offset,
-                    r.index, img::record_type_name(r.type),
-                    fmt::format(f, std::forward<Args>(args)...));
+  return record_error("xenstore image", r, f, std::forward<Args>(args)...);
 }
 
 class Restorer {
