@@ -16,7 +16,6 @@ started here and stopped by PID.
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import qemu_vm  # noqa: E402  (same guest command lines, same size parsing)
+from tern_vm import request as api, wait_console  # noqa: E402  (control socket, console waits)
 
 
 class HwmWatcher(threading.Thread):
@@ -46,34 +46,6 @@ class HwmWatcher(threading.Thread):
             time.sleep(0.02)
 
 
-def api(sock_path, req):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(sock_path)
-    s.sendall(json.dumps(req).encode() + b"\n")
-    buf = b""
-    while b"\n" not in buf:
-        c = s.recv(65536)
-        if not c:
-            break
-        buf += c
-    return json.loads(buf.split(b"\n")[0] or b"{}")
-
-
-def wait_text(path, text, timeout, proc):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if text in open(path, errors="replace").read():
-                return
-        except FileNotFoundError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited ({proc.returncode}) before '{text}'")
-        time.sleep(0.05)
-    raise RuntimeError(f"'{text}' did not appear in {path}")
-
-
 def tern_run(args, size, dirty):
     out = {"tool": "tern", "size": size, "dirty_mib": dirty}
     cmdline = qemu_vm.guest_cmdline(size, dirty)
@@ -92,7 +64,7 @@ def tern_run(args, size, dirty):
             hw_src, hw_dst = HwmWatcher(src.pid), HwmWatcher(dst.pid)
             hw_src.start()
             hw_dst.start()
-            wait_text(f"{d}/src.console", "pass 1:", 300, src)
+            wait_console(f"{d}/src.console", "pass 1:", src, 300)
             t0 = time.monotonic()
             r = subprocess.run([args.tern, "migrate", "--api", f"{d}/src.sock", "--to", f"tcp://127.0.0.1:{port}",
                                 "--json", "--timeout", str(args.timeout)], capture_output=True, text=True)
