@@ -8,6 +8,7 @@
 #include "core/log.hpp"
 #include "vm/backends.hpp"
 #include "vm/kvm/boot_state.hpp"
+#include "vm/kvm/builtin_guest.hpp"
 #include "vm/kvm/cpuid.hpp"
 #include "vm/kvm/multiboot.hpp"
 #include "vm/kvm/vm_state.hpp"
@@ -152,18 +153,17 @@ Expected<void> KvmDomain::boot() {
     TERN_TRY(memory_->populate(s.first_pfn(), n));
     left -= n;
   }
-  const std::string path = config_.kernel.empty() ? builtin_guest_path() : config_.kernel;
-  if (path.empty())
-    return make_error(
-        Errc::usage, "no kernel given and this build knows no built-in guest (set TERN_GUEST_ELF)");
-  auto file = read_kernel_file(path);
-  if (!file) {
-    if (config_.kernel.empty())
-      return std::unexpected(file.error().context(
-          "the built-in guest (build target tern-guest, or set TERN_GUEST_ELF)"));
-    return std::unexpected(file.error());
+  std::vector<std::byte> file;
+  std::string path;
+  if (config_.kernel.empty()) {
+    TERN_TRY_ASSIGN(BuiltinGuest guest, builtin_guest());
+    file = std::move(guest.elf);
+    path = std::move(guest.origin);
+  } else {
+    TERN_TRY_ASSIGN(file, read_kernel_file(config_.kernel));
+    path = config_.kernel;
   }
-  auto image = parse_multiboot(*file, MultibootFormat::automatic);
+  auto image = parse_multiboot(file, MultibootFormat::automatic);
   if (!image) return std::unexpected(image.error().context(path));
   auto entry = load_multiboot(*image, *memory_, config_.cmdline);
   if (!entry) return std::unexpected(entry.error().context(fmt::format("loading {}", path)));

@@ -10,10 +10,6 @@
 #include "core/bytes.hpp"
 #include "core/unique_fd.hpp"
 
-#ifndef TERN_BUILTIN_GUEST_ELF
-#define TERN_BUILTIN_GUEST_ELF ""
-#endif
-
 namespace tern::vm::kvm {
 
 namespace {
@@ -320,11 +316,6 @@ Expected<std::vector<std::byte>> read_kernel_file(const std::string& path) {
   }
   data.resize(done);
   return data;
-}
-
-std::string builtin_guest_path() {
-  if (const char* env = std::getenv("TERN_GUEST_ELF"); env != nullptr && *env != '\0') return env;
-  return TERN_BUILTIN_GUEST_ELF;
 }
 
 }  // namespace tern::vm::kvm

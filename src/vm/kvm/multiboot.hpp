@@ -70,8 +70,4 @@ Expected<BootEntry> load_multiboot(const MultibootImage& image, GuestMemory& mem
 // Reads a whole kernel file.
 Expected<std::vector<std::byte>> read_kernel_file(const std::string& path);
 
-// The built-in guest: $TERN_GUEST_ELF, else the build tree's
-// guest/tern-guest.elf (compile-time TERN_BUILTIN_GUEST_ELF).
-[[nodiscard]] std::string builtin_guest_path();
-
 }  // namespace tern::vm::kvm

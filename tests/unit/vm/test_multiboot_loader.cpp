@@ -2,18 +2,20 @@
 // into GuestMemory (a memfd), so the same bytes a vCPU would see are checked.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "core/bytes.hpp"
+#include "vm/kvm/builtin_guest.hpp"
 #include "vm/kvm/multiboot.hpp"
 
 namespace tern::vm::kvm {
 namespace {
 
-std::vector<std::byte> builtin_guest() {
-  auto f = read_kernel_file(builtin_guest_path());
-  EXPECT_TRUE(f.has_value()) << (f ? "" : f.error().message());
-  return f ? *f : std::vector<std::byte>{};
+std::vector<std::byte> guest_elf() {
+  auto g = builtin_guest();
+  EXPECT_TRUE(g.has_value()) << (g ? "" : g.error().message());
+  return g ? g->elf : std::vector<std::byte>{};
 }
 
 std::unique_ptr<GuestMemory> ram(std::uint64_t bytes, bool fill_ff = false) {
@@ -31,7 +33,7 @@ std::uint32_t u32_at(GuestMemory& m, std::uint64_t gpa) {
 }
 
 TEST(MultibootLoader, AddressFieldsAndElfHeadersLoadTheSameBytes) {
-  const auto file = builtin_guest();
+  const auto file = guest_elf();
   auto fields = parse_multiboot(file, MultibootFormat::automatic);
   ASSERT_TRUE(fields.has_value()) << fields.error().message();
   EXPECT_TRUE(fields->used_address_fields);  // flag bit 16 is set: the spec's rule
@@ -61,7 +63,7 @@ TEST(MultibootLoader, AddressFieldsAndElfHeadersLoadTheSameBytes) {
 }
 
 TEST(MultibootLoader, InformationStructureDescribesMemoryAndCommandLine) {
-  const auto file = builtin_guest();
+  const auto file = guest_elf();
   auto img = parse_multiboot(file, MultibootFormat::automatic);
   ASSERT_TRUE(img.has_value());
   auto m = ram(32 << 20);
@@ -99,7 +101,7 @@ TEST(MultibootLoader, RamAbove3GiBStartsAt4GiB) {
   EXPECT_EQ(m->slots()[1].gpa, 0x100000000ULL);
   EXPECT_EQ(m->page(0xc0000), nullptr);  // the 3-4 GiB hole
   EXPECT_NE(m->page(0x100000), nullptr);
-  const auto file = builtin_guest();  // the image refers into it
+  const auto file = guest_elf();  // the image refers into it
   auto img = parse_multiboot(file, MultibootFormat::automatic);
   ASSERT_TRUE(img.has_value());
   auto entry = load_multiboot(*img, *m, "");
@@ -119,7 +121,7 @@ TEST(MultibootLoader, RefusesBrokenImagesNamingWhatIsWrong) {
   std::vector<std::byte> junk(8192, std::byte{0x90});
   EXPECT_NE(msg(junk).find("no Multiboot v1 header"), std::string::npos);
 
-  const auto good = builtin_guest();
+  const auto good = guest_elf();
   auto find_header = [&](const std::vector<std::byte>& f) {
     for (std::size_t off = 0; off + 12 <= f.size(); off += 4)
       if (load_le<std::uint32_t>(f.data() + off) == kMultibootHeaderMagic) return off;
@@ -170,6 +172,24 @@ TEST(MultibootLoader, RefusesBrokenImagesNamingWhatIsWrong) {
   load = load_multiboot(*img, *big, std::string(kBootCmdlineMax, 'x'));
   ASSERT_FALSE(load.has_value());
   EXPECT_NE(load.error().message().find("command line"), std::string::npos);
+}
+
+TEST(BuiltinGuest, IsLinkedIntoTheBinaryAndTernGuestElfOverridesIt) {
+  ::unsetenv("TERN_GUEST_ELF");
+  auto embedded = builtin_guest();
+  ASSERT_TRUE(embedded.has_value()) << embedded.error().message();
+  EXPECT_EQ(embedded->origin, "the guest built into tern");
+  auto image = parse_multiboot(embedded->elf, MultibootFormat::automatic);
+  ASSERT_TRUE(image.has_value()) << image.error().message();
+
+  // The override is read from the file it names, and a bad name is an error
+  // that says where the name came from, not a silent fall back.
+  ::setenv("TERN_GUEST_ELF", "/nonexistent/tern-guest.elf", 1);
+  auto missing = builtin_guest();
+  ::unsetenv("TERN_GUEST_ELF");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_NE(missing.error().message().find("TERN_GUEST_ELF"), std::string::npos);
+  EXPECT_NE(missing.error().message().find("/nonexistent/tern-guest.elf"), std::string::npos);
 }
 
 }  // namespace
