@@ -53,8 +53,13 @@ fuzz: build-fuzz
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
-tidy: build
-	git ls-files 'src/*.cpp' | xargs clang-tidy -p $(BUILD) --quiet
+# clang-tidy 16 with libc++ (as the fuzz build: Debian's clang cannot parse
+# libstdc++ 12's <expected>); the tidy build dir is only configured, never built.
+TIDY_BUILD ?= build-tidy
+tidy: deps
+	@[ -f $(TIDY_BUILD)/compile_commands.json ] || CXX=clang++-16 CC=clang-16 cmake -S . -B $(TIDY_BUILD) $(CMAKE_GEN) \
+	  -DCMAKE_CXX_FLAGS="-stdlib=libc++" >/dev/null
+	git ls-files 'src/*.cpp' | xargs clang-tidy-16 -p $(TIDY_BUILD) --quiet
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TIDY_BUILD)

@@ -63,9 +63,12 @@ template <typename... Args>
 
 #define TERN_CONCAT_INNER_(a, b) a##b
 #define TERN_CONCAT_(a, b) TERN_CONCAT_INNER_(a, b)
+// tmp and decl are a name and a declaration: they cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define TERN_TRY_ASSIGN_IMPL_(tmp, decl, expr)         \
   auto tmp = (expr);                                   \
   if (!tmp) return std::unexpected(std::move(tmp).error()); \
   decl = std::move(*tmp)
 #define TERN_TRY_ASSIGN(decl, expr) \
   TERN_TRY_ASSIGN_IMPL_(TERN_CONCAT_(tern_try_v_, __LINE__), decl, expr)
+// NOLINTEND(bugprone-macro-parentheses)
