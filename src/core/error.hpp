@@ -55,18 +55,18 @@ template <typename... Args>
 // Propagates an error out of the current function, LLVM-style:
 //   TERN_TRY(sink.write(bytes));
 //   TERN_TRY_ASSIGN(auto hdr, reader.read_header());
-#define TERN_TRY(expr)                                         \
-  do {                                                         \
-    if (auto tern_try_r_ = (expr); !tern_try_r_)               \
-      return std::unexpected(std::move(tern_try_r_).error());  \
+#define TERN_TRY(expr)                                        \
+  do {                                                        \
+    if (auto tern_try_r_ = (expr); !tern_try_r_)              \
+      return std::unexpected(std::move(tern_try_r_).error()); \
   } while (0)
 
 #define TERN_CONCAT_INNER_(a, b) a##b
 #define TERN_CONCAT_(a, b) TERN_CONCAT_INNER_(a, b)
 // tmp and decl are a name and a declaration: they cannot be parenthesized.
 // NOLINTBEGIN(bugprone-macro-parentheses)
-#define TERN_TRY_ASSIGN_IMPL_(tmp, decl, expr)         \
-  auto tmp = (expr);                                   \
+#define TERN_TRY_ASSIGN_IMPL_(tmp, decl, expr)              \
+  auto tmp = (expr);                                        \
   if (!tmp) return std::unexpected(std::move(tmp).error()); \
   decl = std::move(*tmp)
 #define TERN_TRY_ASSIGN(decl, expr) \
