@@ -1,14 +1,27 @@
 #!/bin/bash
 # tern-xenstored vs Xen's C xenstored (run without a hypervisor by
 # /work/shared/peers/xenstored/start-reference.sh), measured the same way:
-# ops/s with 1, 8, 32 clients (each WRITE + READ of its own key) and the
-# daemon's VmRSS after 100k nodes of 32-byte values.
+# ops/s with 1, 8, 32 clients (each WRITE + READ of its own key, one request
+# in flight per client) and the daemon's VmRSS after 100k nodes of 32-byte
+# values.
 #   bench/xenstored_bench.sh [BUILD_DIR]
 # Both daemons run side by side and the rounds alternate between them
 # (XS_BENCH_ROUNDS, default 3, of XS_BENCH_SECONDS each), so load from other
 # processes on the machine hits both alike; the table shows the median round.
-# "cpu us/op" is the daemon's own CPU time (user + system) per request: it
-# depends much less on what else runs than ops/s does.
+# "cpu us/op" is the daemon's own CPU time (user + system, from
+# /proc/PID/schedstat) per request: it depends much less on what else runs
+# than ops/s does.
+#
+# Two load generators (bench/xs_load.cpp), the same for both daemons:
+# - "event" (the primary figure): one thread drives all clients' connections
+#   with epoll, as redis-benchmark and memtier do. The generator then costs at
+#   most one core, and the figure is the daemon's.
+# - "threads" (XS_BENCH_THREADS=0 leaves it out): one thread per client,
+#   blocking write() + read(). On a 2-core machine its 8 or 32 threads'
+#   wake-ups and context switches take the core the daemon needs, and every
+#   blocked read() is also woken spuriously when the daemon takes the request
+#   off the socket (the socket's write-space wake-up), so it measures the
+#   generator and the scheduler as much as the daemon.
 set -u
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
@@ -17,6 +30,8 @@ xsd="$build/bin/tern-xenstored"
 ref="${XS_REFERENCE:-/work/shared/peers/xenstored/start-reference.sh}"
 secs="${XS_BENCH_SECONDS:-3}"
 rounds="${XS_BENCH_ROUNDS:-3}"
+modes="event"
+[ "${XS_BENCH_THREADS:-1}" = 1 ] && modes="event threads"
 [ -x "$load" ] && [ -x "$xsd" ] || { echo "build first: $load, $xsd"; exit 1; }
 tmp="$(mktemp -d /tmp/tern-xs-bench.XXXXXX)"
 tpid=""
@@ -28,20 +43,21 @@ cleanup() {
 trap cleanup EXIT
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ns() { cut -d' ' -f1 "/proc/$1/schedstat"; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : "error")}'; }
 
-# one_round NAME SOCKET PID CLIENTS: appends ops/s and cpu us/op to NAME's lists.
+# one_round NAME SOCKET PID CLIENTS MODE: appends ops/s and cpu us/op to NAME's lists.
 one_round() {
-  local name="$1" sock="$2" pid="$3" c="$4" t0 t1 r
-  t0="$(cpu_ticks "$pid")"
-  r="$("$load" "$sock" ops "$c" "$secs")" || r="error"
-  t1="$(cpu_ticks "$pid")"
-  eval "${name}_ops_$c=\"\${${name}_ops_$c:-} $r\""
+  local name="$1" sock="$2" pid="$3" c="$4" mode="$5" t0 t1 r flag=""
+  [ "$mode" = threads ] && flag="--threads"
+  t0="$(cpu_ns "$pid")"
+  r="$("$load" "$sock" ops "$c" "$secs" $flag)" || r="error"
+  t1="$(cpu_ns "$pid")"
+  eval "${name}_${mode}_ops_$c=\"\${${name}_${mode}_ops_$c:-} $r\""
   local us
-  us="$(awk -v t=$((t1 - t0)) -v r="$r" -v s="$secs" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN { if (r + 0 > 0) printf "%.2f", t * 1e6 / hz / (r * s); else print "error" }')"
-  eval "${name}_cpu_$c=\"\${${name}_cpu_$c:-} $us\""
+  us="$(awk -v t=$((t1 - t0)) -v r="$r" -v s="$secs" \
+    'BEGIN { if (r + 0 > 0) printf "%.2f", t / 1e3 / (r * s); else print "error" }')"
+  eval "${name}_${mode}_cpu_$c=\"\${${name}_${mode}_cpu_$c:-} $us\""
 }
 
 mkdir -p "$tmp/tern"
@@ -49,6 +65,7 @@ XENSTORED_PATH="$tmp/tern/socket" "$xsd" -N &
 tpid=$!
 for _ in $(seq 100); do [ -S "$tmp/tern/socket" ] && break; sleep 0.05; done
 
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 have_ref=0
 if [ -x "$ref" ] && "$ref" "$tmp/ref" >/dev/null 2>&1; then
   # The launcher's pid file names a wrapper; the daemon is its xenstored child.
@@ -57,10 +74,12 @@ if [ -x "$ref" ] && "$ref" "$tmp/ref" >/dev/null 2>&1; then
   have_ref=1
 fi
 
-for c in 1 8 32; do
-  for _ in $(seq "$rounds"); do
-    one_round tern "$tmp/tern/socket" "$tpid" "$c"
-    [ $have_ref = 1 ] && one_round c "$tmp/ref/socket" "$dpid" "$c"
+for mode in $modes; do
+  for c in 1 8 32; do
+    for _ in $(seq "$rounds"); do
+      one_round tern "$tmp/tern/socket" "$tpid" "$c" "$mode"
+      [ $have_ref = 1 ] && one_round c "$tmp/ref/socket" "$dpid" "$c" "$mode"
+    done
   done
 done
 "$load" "$tmp/tern/socket" fill 100000 && tern_rss="$(rss_kb "$tpid")" || tern_rss=error
@@ -69,18 +88,22 @@ if [ $have_ref = 1 ]; then
   "$load" "$tmp/ref/socket" fill 100000 && c_rss="$(rss_kb "$dpid")" || c_rss=error
 fi
 
-printf '%-22s %12s %12s %8s   %14s %14s\n' "xenstored benchmark" "tern" "C xenstored" "ratio" \
+printf '%-30s %12s %12s %8s   %14s %14s\n' "xenstored benchmark" "tern" "C xenstored" "ratio" \
   "tern cpu us/op" "C cpu us/op"
-for c in 1 8 32; do
-  t="$(eval echo "\$tern_ops_$c" | median)"
-  tc="$(eval echo "\$tern_cpu_$c" | median)"
-  x="n/a" xc="n/a"
-  if [ $have_ref = 1 ]; then
-    x="$(eval echo "\$c_ops_$c" | median)"
-    xc="$(eval echo "\$c_cpu_$c" | median)"
-  fi
-  ratio="$(awk -v a="$t" -v b="$x" 'BEGIN { if (b+0 > 0) printf "%.2fx", a/b; else print "-" }')"
-  printf '%-22s %12s %12s %8s   %14s %14s\n' "ops/s, $c client(s)" "$t" "$x" "$ratio" "$tc" "$xc"
+for mode in $modes; do
+  for c in 1 8 32; do
+    t="$(eval echo "\$tern_${mode}_ops_$c" | median)"
+    tc="$(eval echo "\$tern_${mode}_cpu_$c" | median)"
+    x="n/a" xc="n/a"
+    if [ $have_ref = 1 ]; then
+      x="$(eval echo "\$c_${mode}_ops_$c" | median)"
+      xc="$(eval echo "\$c_${mode}_cpu_$c" | median)"
+    fi
+    ratio="$(awk -v a="$t" -v b="$x" 'BEGIN { if (b+0 > 0) printf "%.2fx", a/b; else print "-" }')"
+    printf '%-30s %12s %12s %8s   %14s %14s\n' "ops/s, $c client(s), $mode" "$t" "$x" "$ratio" \
+      "$tc" "$xc"
+  done
 done
-printf '%-22s %12s %12s\n' "VmRSS kB, 100k nodes" "$tern_rss" "$c_rss"
-echo "(median of $rounds alternating rounds of ${secs}s; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '%-30s %12s %12s\n' "VmRSS kB, 100k nodes" "$tern_rss" "$c_rss"
+echo "(median of $rounds alternating rounds of ${secs}s; load average before $load_before," \
+  "after $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs)"

@@ -65,6 +65,7 @@ struct Connection {
   std::vector<UniqueFd> request_fds;
 
   std::uint32_t poll_mask = 0;  // epoll events the server registered (server bookkeeping)
+  bool dirty = false;           // listed in Daemon::dirty
   // Handle no further requests and send nothing for now: work deferred to
   // the end of the server round (a live-update exec, adopting a parked
   // connection) decides what happens to them.

@@ -107,8 +107,7 @@ void Daemon::remove_connection(std::uint64_t id) {
     d->second.ring_conn = 0;
   if (c.transport) retired.push_back(std::move(c.transport));
   clear_watches(c);
-  conns.erase(it);
-  dirty.erase(id);
+  conns.erase(it);  // (an id left in `dirty` is skipped: ids are never reused)
 }
 
 Watch& Daemon::add_watch(Connection& c, Watch w) {
@@ -133,7 +132,7 @@ void Daemon::fail_connection(Connection& c, ConnError why) {
     c.closing = true;
     c.close_reason = why;
   }
-  dirty.insert(c.id);
+  mark_dirty(c);
 }
 
 bool Daemon::keep_after_failure(Connection& c) {
@@ -236,7 +235,7 @@ void Daemon::queue(Connection& c, std::uint32_t type, std::uint32_t req_id, std:
   }
   append_message(c.out, type, req_id, tx_id, payload);
   if (is_reply) c.reply_ends.push_back(c.out_base + c.out.size());
-  dirty.insert(c.id);
+  mark_dirty(c);
   if (trace_)
     fmt::print(trace_, "OUT {} {} req={} tx={} len={} \"{}\"\n", c.id, type_name(type), req_id,
                tx_id, payload.size(), printable(payload));
@@ -250,7 +249,8 @@ void Daemon::consumed_output(Connection& c, std::size_t written) {
   // (it was beyond the previous write position), so each header is in c.out.
   while (c.out_msg_end < done) {
     std::size_t at = static_cast<std::size_t>(c.out_msg_end - c.out_base);
-    auto h = decode_header(std::span(reinterpret_cast<const std::uint8_t*>(c.out.data()) + at, c.out.size() - at));
+    auto h = decode_header(
+        std::span(reinterpret_cast<const std::uint8_t*>(c.out.data()) + at, c.out.size() - at));
     if (!h) break;  // cannot happen: only whole messages are queued
     c.out_msg_end += kHeaderSize + h->len;
   }
@@ -339,7 +339,7 @@ void Daemon::handle(Connection& c, const Header& hdr, std::string_view payload) 
                hdr.req_id, hdr.tx_id, hdr.len, printable(payload));
   auto r = dispatch(c, hdr, payload);
   if (r) {
-    queue(c, hdr.type, hdr.req_id, hdr.tx_id, *r, true);
+    queue(c, hdr.type, hdr.req_id, hdr.tx_id, r->text(), true);
   } else {
     std::string p = with_nul(err_name(r.error()));
     queue(c, static_cast<std::uint32_t>(Type::error), hdr.req_id, hdr.tx_id, p, true);
@@ -368,10 +368,12 @@ Daemon::Reply Daemon::dispatch(Connection& c, const Header& hdr, std::string_vie
   }
   if (type == Type::transaction_end && txn == nullptr) return fail(Err::enoent);
   Tree& tree = txn ? static_cast<Tree&>(*txn) : store;
+  // Changes outside a transaction are collected only for watches to hear.
   std::vector<Event> events;
-  OpCtx ctx{c.who, q, txn ? &txn->events() : &events};
+  OpCtx ctx{c.who, q, txn ? &txn->events() : watch_index.size() ? &events : nullptr};
+  std::string relative;  // a relative path made absolute (absolute ones are used in place)
   auto canon = [&](std::string_view p) {
-    return canonical_path(p, c.who.domid, false, q ? q->path_max : 0);
+    return canonical_path_view(p, c.who.domid, false, q ? q->path_max : 0, relative);
   };
   auto done = [&](Result<> r) -> Reply {
     if (!r) return std::unexpected(r.error());
@@ -386,7 +388,9 @@ Daemon::Reply Daemon::dispatch(Connection& c, const Header& hdr, std::string_vie
       if (!arg) return std::unexpected(arg.error());
       auto p = canon(*arg);
       if (!p) return std::unexpected(p.error());
-      return tree.read(ctx, *p);
+      auto v = tree.read_view(ctx, *p);
+      if (!v) return std::unexpected(v.error());
+      return ReplyText::borrow(*v);
     }
     case Type::write: {
       if (a.strings.empty()) return fail(Err::einval);

@@ -12,9 +12,9 @@
 #include <optional>
 #include <set>
 #include <span>
-#include <vector>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "xenstore/connection.hpp"
 #include "xenstore/quota.hpp"
@@ -48,10 +48,33 @@ inline constexpr std::size_t kPauseOutput = 256 * 1024;
 inline constexpr std::size_t kDropOutput = 8 * 1024 * 1024;
 
 class Daemon;
+// A reply's payload: text a handler built, or a view of bytes that stay put
+// until the reply is queued (a READ's value in the store), so answering a
+// READ copies the value once, into the output. (No flag member: an empty
+// view reads as the empty owned text, and libc++ 16's std::expected
+// mishandles value types with tail padding.)
+class ReplyText {
+ public:
+  ReplyText() = default;
+  ReplyText(std::string s) : owned_(std::move(s)) {}  // NOLINT: implicit, as handlers return text
+  static ReplyText borrow(std::string_view v) {
+    ReplyText r;
+    r.borrowed_ = v;
+    return r;
+  }
+  [[nodiscard]] std::string_view text() const {
+    return borrowed_.data() != nullptr ? borrowed_ : std::string_view(owned_);
+  }
+
+ private:
+  std::string owned_;
+  std::string_view borrowed_;
+};
+
 // A CONTROL sub-command provided outside daemon.cpp (live update, domain
 // export/import). Returns nullopt to let the built-in command of that name run.
-using ControlHandler =
-    std::function<std::optional<Result<std::string>>(Connection&, std::span<const std::string_view> args)>;
+using ControlHandler = std::function<std::optional<Result<std::string>>(
+    Connection&, std::span<const std::string_view> args)>;
 
 class Daemon {
  public:
@@ -98,7 +121,15 @@ class Daemon {
   WatchIndex watch_index;  // every connection's watches by watched path
   std::uint64_t next_watch_seq = 1;
   std::uint64_t watch_candidates = 0;  // watches looked at by events (statistics, tests)
-  std::set<std::uint64_t> dirty;       // connections with newly queued output
+  // Connections with newly queued output, each listed once
+  // (Connection::dirty); may name connections removed since.
+  std::vector<std::uint64_t> dirty;
+  void mark_dirty(Connection& c) {
+    if (!c.dirty) {
+      c.dirty = true;
+      dirty.push_back(c.id);
+    }
+  }
   // Connections created by a request (a domain's ring, from INTRODUCE) that
   // the server must start polling, and transports of removed connections it
   // must stop polling before they are closed.
@@ -112,7 +143,7 @@ class Daemon {
   std::vector<std::function<void()>> deferred;
 
  private:
-  using Reply = Result<std::string>;
+  using Reply = Result<ReplyText>;
   Reply dispatch(Connection& c, const Header& hdr, std::string_view payload);
   Reply do_control(Connection& c, const Args& a);
   Reply do_watch(Connection& c, const Args& a);

@@ -90,7 +90,7 @@ void take_over(Daemon& d, std::uint64_t client, std::uint64_t parked) {
     }
     d.remove_connection(parked);
   }
-  d.dirty.insert(client);
+  d.mark_dirty(c);
   if (!c.in.empty() && !d.input_paused(c) && !d.process_input(c)) c.closing = true;
 }
 

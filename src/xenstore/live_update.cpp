@@ -482,7 +482,7 @@ void LiveUpdate::fail_exec(Connection& c, std::uint64_t reply_at, const std::str
   if (!replace_pending_message(c, reply_at, msg))
     log::warn("live update: could not replace the pending reply");
   c.hold = false;
-  d_.dirty.insert(c.id);
+  d_.mark_dirty(c);
   if (!c.in.empty() && !d_.input_paused(c) && !d_.process_input(c)) c.closing = true;
   reset();
 }

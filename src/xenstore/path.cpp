@@ -4,14 +4,12 @@
 
 namespace tern::xs {
 
-std::string domain_path(std::uint32_t domid) {
-  return "/local/domain/" + std::to_string(domid);
-}
+std::string domain_path(std::uint32_t domid) { return "/local/domain/" + std::to_string(domid); }
 
 namespace {
 bool valid_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '/' || c == '_' || c == '@';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '/' || c == '_' || c == '@';
 }
 
 // Length of a "/local/domain/<digits>/" prefix, or 0.
@@ -26,28 +24,35 @@ std::size_t domain_prefix_len(std::string_view p) {
 }
 }  // namespace
 
-Result<std::string> canonical_path(std::string_view in, std::uint32_t domid,
-                                   bool allow_special, std::size_t max_rel_len) {
+Result<std::string_view> canonical_path_view(std::string_view in, std::uint32_t domid,
+                                             bool allow_special, std::size_t max_rel_len,
+                                             std::string& buf) {
   if (in.empty()) return fail(Err::einval);
-  std::string out;
+  std::string_view out = in;
   if (in.front() == '@') {
     if (!allow_special) return fail(Err::einval);
-    out.assign(in);
-  } else if (in.front() == '/') {
-    out.assign(in);
-  } else {
-    out = domain_path(domid);
-    out.push_back('/');
-    out.append(in);
+  } else if (in.front() != '/') {
+    buf = domain_path(domid);
+    buf.push_back('/');
+    buf.append(in);
+    out = buf;
   }
   if (out.size() > kAbsPathMax) return fail(Err::einval);
   for (char c : out)
     if (!valid_char(c)) return fail(Err::einval);
-  if (out.find("//") != std::string::npos) return fail(Err::einval);
+  if (out.find("//") != std::string_view::npos) return fail(Err::einval);
   if (out.size() > 1 && out.back() == '/') return fail(Err::einval);
   if (max_rel_len != 0 && out.front() == '/' && out.size() - domain_prefix_len(out) > max_rel_len)
     return fail(Err::einval);
   return out;
+}
+
+Result<std::string> canonical_path(std::string_view in, std::uint32_t domid, bool allow_special,
+                                   std::size_t max_rel_len) {
+  std::string buf;
+  auto v = canonical_path_view(in, domid, allow_special, max_rel_len, buf);
+  if (!v) return std::unexpected(v.error());
+  return std::string(*v);
 }
 
 bool is_canonical_absolute(std::string_view p) {

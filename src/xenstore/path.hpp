@@ -17,8 +17,13 @@ std::string domain_path(std::uint32_t domid);
 // validates it. `max_rel_len` bounds the length after the domain prefix
 // "/local/domain/<id>/" (the path-max quota); 0 disables that check.
 // Special "@..." names are accepted only when allow_special is set.
-Result<std::string> canonical_path(std::string_view in, std::uint32_t domid,
-                                   bool allow_special, std::size_t max_rel_len);
+Result<std::string> canonical_path(std::string_view in, std::uint32_t domid, bool allow_special,
+                                   std::size_t max_rel_len);
+// The same without copying: an absolute or special path comes back as a view
+// of `in`; a relative one is built in `buf` (the view points into it).
+Result<std::string_view> canonical_path_view(std::string_view in, std::uint32_t domid,
+                                             bool allow_special, std::size_t max_rel_len,
+                                             std::string& buf);
 
 // True if `p` is already a canonical absolute path (what canonical_path
 // would return unchanged), checked without allocating.

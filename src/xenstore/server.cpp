@@ -93,7 +93,7 @@ void Server::watch_existing() {
     if (!c.closing && !c.ignored && !c.in.empty() && !daemon_.input_paused(c) &&
         !daemon_.process_input(c))
       daemon_.fail_connection(c, ConnError::protocol);
-    daemon_.dirty.insert(c.id);
+    daemon_.mark_dirty(c);
   }
 }
 
@@ -173,7 +173,7 @@ void Server::serve(Connection& c) {
   // thousand busy clients a batch takes milliseconds); watch events for
   // others and the bookkeeping follow in deliver().
   if (!c.closing && !c.ignored && !c.hold && c.pending_out() > 0) flush(c);
-  daemon_.dirty.insert(c.id);
+  daemon_.mark_dirty(c);
 }
 
 Expected<> Server::run(const std::atomic<bool>& stop) {
@@ -251,13 +251,15 @@ void Server::deliver() {
 }
 
 void Server::deliver_pass() {
-  std::vector<std::uint64_t> dirty(daemon_.dirty.begin(), daemon_.dirty.end());
-  daemon_.dirty.clear();
+  // Both lists keep their capacity from pass to pass: no allocation per round.
+  pass_.clear();
+  pass_.swap(daemon_.dirty);
   std::vector<std::uint64_t> held;
-  for (std::uint64_t id : dirty) {
+  for (std::uint64_t id : pass_) {
     auto it = daemon_.conns.find(id);
     if (it == daemon_.conns.end()) continue;
     Connection& c = *it->second;
+    c.dirty = false;  // output queued from here on lists it again
     if (c.hold && !c.closing) {
       held.push_back(id);  // its output waits for the deferred work
       continue;
@@ -276,7 +278,9 @@ void Server::deliver_pass() {
     else
       update_interest(c);
   }
-  daemon_.dirty.insert(held.begin(), held.end());
+  for (std::uint64_t id : held)
+    if (auto it = daemon_.conns.find(id); it != daemon_.conns.end())
+      daemon_.mark_dirty(*it->second);
 }
 
 }  // namespace tern::xs

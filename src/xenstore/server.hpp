@@ -44,6 +44,7 @@ class Server {
   UniqueFd listen_;
   UniqueFd epoll_;
   bool accept_paused_ = false;
+  std::vector<std::uint64_t> pass_;  // the dirty list being delivered (deliver_pass)
 };
 
 }  // namespace tern::xs

@@ -36,11 +36,17 @@ Result<> Tree::check_memory(const OpCtx& c, std::int64_t extra) const {
   return {};
 }
 
-Result<std::string> Tree::read(const OpCtx& c, std::string_view path) {
+Result<std::string_view> Tree::read_view(const OpCtx& c, std::string_view path) {
   auto n = find(path);
   if (!n) return std::unexpected(n.error());
   if (!(access_mask(n->perms, c.who) & kPermRead)) return fail(Err::eacces);
-  return std::string(n->value);
+  return n->value;
+}
+
+Result<std::string> Tree::read(const OpCtx& c, std::string_view path) {
+  auto v = read_view(c, path);
+  if (!v) return std::unexpected(v.error());
+  return std::string(*v);
 }
 
 Result<> Tree::write(const OpCtx& c, std::string_view path, std::string_view value) {

@@ -93,6 +93,8 @@ class Tree {
 
   // ---- client operations; `path` is canonical (absolute, validated) ----
   Result<std::string> read(const OpCtx& c, std::string_view path);
+  // READ without a copy: the value as stored, valid until the tree changes.
+  Result<std::string_view> read_view(const OpCtx& c, std::string_view path);
   Result<> write(const OpCtx& c, std::string_view path, std::string_view value);
   Result<> mkdir(const OpCtx& c, std::string_view path);
   Result<> rm(const OpCtx& c, std::string_view path);

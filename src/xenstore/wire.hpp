@@ -3,11 +3,13 @@
 // tests and the fuzzers alike.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,11 +65,56 @@ struct Message {
   std::string payload;
 };
 
+// Requests carry a handful of arguments: up to kInline are kept in place, so
+// splitting a request costs no allocation; more (a long SET_PERMS) move to
+// the heap.
+class ArgList {
+ public:
+  static constexpr std::size_t kInline = 8;
+  ArgList() = default;
+  ArgList(const ArgList& o) { *this = o; }
+  ArgList& operator=(const ArgList& o) {
+    if (this != &o) {
+      n_ = 0;
+      heap_.clear();
+      for (std::string_view s : o) push_back(s);
+    }
+    return *this;
+  }
+
+  void push_back(std::string_view s) {
+    if (n_ < kInline) {
+      inline_[n_++] = s;
+      return;
+    }
+    if (n_ == kInline) heap_.assign(inline_.begin(), inline_.end());
+    heap_.push_back(s);
+    ++n_;
+  }
+  [[nodiscard]] std::size_t size() const { return n_; }
+  [[nodiscard]] bool empty() const { return n_ == 0; }
+  [[nodiscard]] const std::string_view* data() const {
+    return n_ > kInline ? heap_.data() : inline_.data();
+  }
+  [[nodiscard]] const std::string_view* begin() const { return data(); }
+  [[nodiscard]] const std::string_view* end() const { return data() + n_; }
+  const std::string_view& operator[](std::size_t i) const { return data()[i]; }
+  [[nodiscard]] const std::string_view& at(std::size_t i) const {
+    if (i >= n_) throw std::out_of_range("ArgList::at");
+    return data()[i];
+  }
+
+ private:
+  std::array<std::string_view, kInline> inline_{};
+  std::vector<std::string_view> heap_;  // all of them, once there are more than kInline
+  std::size_t n_ = 0;
+};
+
 // Splits a payload at NUL bytes. Returns the NUL-terminated strings and, if the
 // payload does not end in a NUL, the trailing unterminated part.
 struct Args {
-  std::vector<std::string_view> strings;   // each was followed by a NUL
-  std::optional<std::string_view> tail;    // bytes after the last NUL, if any
+  ArgList strings;                       // each was followed by a NUL
+  std::optional<std::string_view> tail;  // bytes after the last NUL, if any
 };
 Args split_args(std::string_view payload);
 
