@@ -39,6 +39,8 @@
 
 namespace tern::migrate {
 
+class PagePlan;
+
 using DomainFactory = std::function<Expected<std::unique_ptr<vm::Domain>>(const ImageConfig&)>;
 
 struct ReceiveStats {
@@ -50,7 +52,8 @@ struct ReceiveStats {
   std::uint64_t zero_pages = 0;
   std::uint64_t xtab_pages = 0;
   std::chrono::nanoseconds total{0};
-  std::chrono::nanoseconds state{0};  // decode + check + load of the state
+  std::chrono::nanoseconds state{0};     // decode + check + load of the state
+  std::chrono::nanoseconds map_file{0};  // in Domain::map_file (lazy mode)
   // Set by restore_image: the validate-only pass, and creating the domain.
   std::chrono::nanoseconds validate{0};
   std::chrono::nanoseconds create{0};  // (the two overlap)
@@ -81,6 +84,10 @@ struct ReceiverOptions {
   std::optional<MappedImage> image;
   // A file must end right after the libxl END; a connection may carry more.
   bool expect_end_of_input = true;
+  // Validate-only mode over a mapped file (`image` set, the source a
+  // MemorySource over it): record what the PAGE_DATA records do to memory
+  // here, to apply to a domain afterwards (page_plan.hpp).
+  PagePlan* plan = nullptr;
 };
 
 Expected<ReceiveResult> receive_stream(ByteSource& src, const ReceiverOptions& opts);
