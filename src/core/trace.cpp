@@ -92,6 +92,12 @@ std::uint64_t dropped() {
   return n > kCapacity ? n - kCapacity : 0;
 }
 
+void clear() {
+  const std::size_t n = std::min(g_next.load(std::memory_order_acquire), kCapacity);
+  for (std::size_t i = 0; i < n; ++i) g_slots[i].ready.store(false, std::memory_order_relaxed);
+  g_next.store(0, std::memory_order_release);
+}
+
 double ms_since_origin(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(t - g_origin.origin).count();
 }

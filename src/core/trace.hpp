@@ -65,6 +65,9 @@ bool origin_from_environment();
 // full table dropped.
 std::vector<Span> spans();
 std::uint64_t dropped();
+// Forgets every span (tests; a process tracing one operation after another).
+// Call only while nothing records.
+void clear();
 
 // Milliseconds from the origin.
 double ms_since_origin(Clock::time_point t);

@@ -64,6 +64,11 @@ struct ReceiveResult {
   std::unique_ptr<vm::Domain> domain;  // null in validate-only mode
   stream::domctx::StateImage state;
   ReceiveStats stats;
+  // What the result still holds open for the caller's convenience (a lazy
+  // restore's mapping of the image): unmapping a large image costs a
+  // fraction of a millisecond, so a restore drops it only once the guest
+  // runs (reset() it then; the guest's own mappings of the image stay).
+  std::shared_ptr<void> resources;
 };
 
 // Each mapped run is a mapping of its own in the VMM (Linux allows about

@@ -113,12 +113,16 @@ Expected<ReceiveResult> restore_from(io::InputFile& input, const std::string& pa
   }
   Created& domain = *created;
   if (!domain) return std::unexpected(domain.error().context(path));
-  trace::Scope check_span("restore.check_state");
-  if (auto ok = (*domain)->check_state(pre->state); !ok)
-    return std::unexpected(ok.error().context(fmt::format("{}: the saved state", path)));
-  check_span.done();
+  auto check_state = [&](vm::Domain& d, const stream::domctx::StateImage& st) -> Expected<void> {
+    trace::Scope span("restore.check_state");
+    if (auto ok = d.check_state(st); !ok)
+      return std::unexpected(ok.error().context(fmt::format("{}: the saved state", path)));
+    return {};
+  };
 
   if (opts.copy) {
+    // Copying costs memory and time: the state is checked first.
+    TERN_TRY(check_state(**domain, pre->state));
     // read() rather than the mapping: the kernel reads ahead well for it,
     // and the image's pages do not pile up in this process.
     ReceiverOptions ro;
@@ -141,10 +145,17 @@ Expected<ReceiveResult> restore_from(io::InputFile& input, const std::string& pa
     out.domain->shutdown();  // never a partial VM
     return std::unexpected(e.context(path));
   };
+  // Mapping the pages first: it costs no memory, and a KVM domain's vCPUs,
+  // which the state check needs, may still be on their way meanwhile
+  // (kvm_domain.hpp). A refusal still comes before anything ran.
   const auto a0 = Clock::now();
   if (auto ok = plan.apply(*out.domain, out.stats); !ok) return fail(ok.error());
   out.stats.total = Clock::now() - a0;
   const auto s0 = Clock::now();
+  if (auto ok = check_state(*out.domain, out.state); !ok) {
+    out.domain->shutdown();
+    return std::unexpected(ok.error());
+  }
   if (auto ok = out.domain->load_state(out.state); !ok)
     return fail(ok.error().context("loading the saved state"));
   out.stats.state = Clock::now() - s0;
@@ -157,11 +168,11 @@ Expected<ReceiveResult> restore_from(io::InputFile& input, const std::string& pa
 
 Expected<ReceiveResult> restore_image(const std::string& path, const RestoreOptions& opts) {
   trace::Scope open_span("restore.open_image");
-  TERN_TRY_ASSIGN(auto input, io::InputFile::open(path));
+  TERN_TRY_ASSIGN(auto opened, io::InputFile::open(path));
+  auto input = std::make_shared<io::InputFile>(std::move(opened));
   open_span.done();
-  auto r = restore_from(input, path, opts);
-  trace::Scope close_span("restore.close_image");
-  { auto closing = std::move(input); }
+  auto r = restore_from(*input, path, opts);
+  if (r) r->resources = std::move(input);
   return r;
 }
 

@@ -65,6 +65,8 @@ int run_restore(const RestoreArgs& a) {
   auto r = migrate::restore_image(a.path, o);
   if (!r) {
     fmt::print(stderr, "tern restore: refused: {}\n", r.error().message());
+    if (trace::enabled_by_environment())
+      fmt::print(stderr, "tern restore: trace (ms from the origin):\n{}", trace::format_timeline());
     return r.error().code() == Errc::io || r.error().code() == Errc::usage ? kExitUsage
                                                                            : kExitRefused;
   }
@@ -76,6 +78,10 @@ int run_restore(const RestoreArgs& a) {
   }
   const auto now = std::chrono::steady_clock::now();
   const auto running = now - t0;
+  {
+    trace::Scope span("restore.close_image");
+    r->resources.reset();
+  }
   const auto& st = r->stats;
   const bool tracing = trace::enabled_by_environment();
   std::optional<trace::Clock::time_point> entered;
