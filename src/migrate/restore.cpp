@@ -26,11 +26,10 @@ std::optional<std::uint64_t> host_available_memory() {
 
 namespace {
 
-Expected<void> check_host_memory(const ReceiveResult& pre) {
+Expected<void> check_host_memory(const ReceiveResult& pre, std::optional<std::uint64_t> avail) {
   // Frames with contents need memory; zero (XALLOC) frames are populated
   // but stay untouched until the guest writes them.
   const std::uint64_t need = pre.stats.data_pages * vm::kPageSize;
-  const auto avail = host_available_memory();
   if (avail && need > *avail)
     return make_error(Errc::unsupported,
                       "the image needs {} MiB of guest memory with contents; this host has {} MiB "
@@ -58,24 +57,27 @@ Expected<ReceiveResult> restore_from(io::InputFile& input, const std::string& pa
   }
 
   using Clock = std::chrono::steady_clock;
-  // Creating the domain costs milliseconds of kernel work (KVM: the VM, its
-  // irqchip, its vCPUs, its memory slots) that needs nothing of the image
-  // but its config, so a helper thread does it while this one validates the
-  // image. Nothing touches the domain before the whole image passed: if it
-  // is refused, the domain is destroyed unused.
+  // Creating the domain needs nothing of the image but its config, and a KVM
+  // domain returns from creation within a fraction of a millisecond, leaving
+  // the slow kernel work (irqchip, PIT, memory slots: SRCU grace periods) to
+  // threads of its own (kvm_domain.hpp). So it is created first, here (a new
+  // thread can wait a scheduler tick to start on a busy host), and that work
+  // runs while this thread validates the image. Nothing touches the domain
+  // before the whole image passed: if it is refused, the domain is
+  // destroyed unused.
   using Created = Expected<std::unique_ptr<vm::Domain>>;
-  std::future<std::pair<Created, Clock::duration>> creating;
+  std::optional<Created> created;
+  Clock::duration create_time{};
   {
     trace::Scope span("restore.read_config");
     MemorySource head(input.mapped());
     auto xl = stream::xl::read_header(head);
     if (xl && xl->has_config) {
       if (auto cfg = ImageConfig::from_json(xl->config)) {
-        creating = std::async(std::launch::async, [&create, c = *cfg] {
-          const auto c0 = Clock::now();
-          auto d = create(c);
-          return std::pair<Created, Clock::duration>(std::move(d), Clock::now() - c0);
-        });
+        span.done();
+        const auto c0 = Clock::now();
+        created.emplace(create(*cfg));
+        create_time = Clock::now() - c0;
       }
     }
   }
@@ -93,19 +95,12 @@ Expected<ReceiveResult> restore_from(io::InputFile& input, const std::string& pa
   MemorySource pre_src(input.mapped());
   auto pre = receive_stream(pre_src, vo);
   const auto validate_time = Clock::now() - v0;
-
-  std::optional<Created> created;
-  Clock::duration create_time{};
-  if (creating.valid()) {
-    trace::Scope span("restore.wait_domain");
-    auto [d, t] = creating.get();
-    created.emplace(std::move(d));
-    create_time = t;
-  }
   if (!pre) return std::unexpected(pre.error().context(path));
-  trace::Scope mem_span("restore.check_host_memory");
-  if (auto ok = check_host_memory(*pre); !ok) return std::unexpected(ok.error().context(path));
-  mem_span.done();
+  {
+    trace::Scope span("restore.check_host_memory");
+    if (auto ok = check_host_memory(*pre, host_available_memory()); !ok)
+      return std::unexpected(ok.error().context(path));
+  }
   if (!created) {
     const auto c0 = Clock::now();
     created.emplace(create(pre->config));

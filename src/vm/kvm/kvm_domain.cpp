@@ -99,7 +99,7 @@ Expected<void> KvmDomain::slots_ready() {
 
 Expected<void> KvmDomain::init() {
   trace::Scope sys_span("kvm.open_system");
-  TERN_TRY_ASSIGN(KvmSystem sys, KvmSystem::open());
+  TERN_TRY_ASSIGN(KvmSystem sys, KvmSystem::open(/*tables=*/false));  // create_devices() reads them
   sys_.emplace(std::move(sys));
   sys_span.done();
   const KvmSystem& k = *sys_;
@@ -168,6 +168,10 @@ Expected<void> KvmDomain::create_devices() {
   kvm_pit_config pit{};  // flags 0: the PIT also drives the port 0x61 speaker gate (channel 2)
   TERN_TRY(kvm_ioctl(vm, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2"));
   chip_span.done();
+  {
+    trace::Scope span("kvm.read_tables");
+    TERN_TRY(sys_->read_tables());
+  }
 
   trace::Scope vcpu_span("kvm.create_vcpus");
   for (std::uint32_t i = 0; i < config_.vcpus; ++i) {
