@@ -90,6 +90,7 @@ void KvmDomain::set_throttle(double fraction) {
 }
 
 Expected<void> KvmDomain::slots_ready() {
+  if (!config_.boot) return devices_ready();  // registered by the devices thread
   if (slots_pending_.valid()) {
     trace::Scope span("kvm.wait_slots");
     slots_result_ = slots_pending_.get();
@@ -141,10 +142,6 @@ Expected<void> KvmDomain::init() {
                   GuestMemory::create(std::max(config_.memory_bytes, config_.address_space_bytes)));
   dirty_ = std::make_unique<DirtyLog>(vm, *memory_, manual_protect);
   mem_span.done();
-  slots_pending_ = std::async(std::launch::async, [this] {
-    trace::Scope span("kvm.register_slots");
-    return dirty_->register_slots();
-  });
 
   TERN_TRY_ASSIGN(Console console, Console::open(config_.console));
   console_ = std::make_unique<Console>(std::move(console));
@@ -152,11 +149,22 @@ Expected<void> KvmDomain::init() {
   balloon_ = std::make_unique<BalloonDevice>(*memory_);
   ports_ = std::make_unique<PortBus>(*uart_, *balloon_);
 
+  auto register_slots = [this]() -> Expected<void> {
+    trace::Scope span("kvm.register_slots");
+    return dirty_->register_slots();
+  };
   if (config_.boot) {
+    slots_pending_ = std::async(std::launch::async, register_slots);
     TERN_TRY(create_devices());
     return boot();
   }
-  devices_pending_ = std::async(std::launch::async, [this] { return create_devices(); });
+  // One thread for the slots and the devices: both take the same kernel
+  // lock (kvm->slots_lock) around their grace periods anyway, and on a busy
+  // host a second new thread can wait a scheduler tick before it starts.
+  devices_pending_ = std::async(std::launch::async, [this, register_slots]() -> Expected<void> {
+    TERN_TRY(register_slots());
+    return create_devices();
+  });
   return {};
 }
 

@@ -101,19 +101,20 @@ class KvmDomain final : public Domain {
   std::vector<std::vector<kvm_cpuid_entry2>> cpuid_;  // what each vCPU was given
   std::unique_ptr<Runner> runner_;
   // Registering a memory slot waits for an SRCU grace period in the kernel
-  // (4-8 ms per slot on this project's hosts, whatever its size), so init()
-  // does it on a thread of its own while it creates the rest, and a restore
-  // fills in guest memory meanwhile; whatever needs the slots (running
-  // vCPUs, state, dirty logs) waits in slots_ready(). Declared after the
-  // members the thread uses, so it is joined before they go.
+  // (microseconds on an idle host, a scheduler tick on a busy one), so a
+  // booting domain's init() does it on a thread of its own while it creates
+  // the rest (a restore target's devices thread does it, below); whatever
+  // needs the slots (running vCPUs, state, dirty logs) waits in
+  // slots_ready(). Declared after the members the thread uses, so it is
+  // joined before they go.
   std::future<Expected<void>> slots_pending_;
   Expected<void> slots_result_;
-  // A restore target creates its devices and vCPUs on a thread too: the
-  // kernel waits for an SRCU grace period several times in there (each
-  // in-kernel device joins an I/O bus), a few microseconds on an idle host
-  // but a scheduler tick each (4 ms) on a busy one, and a restore maps the
-  // image's pages meanwhile. Declared after the members create_devices()
-  // fills in.
+  // A restore target registers its slots and creates its devices and vCPUs
+  // on one thread: the kernel waits for an SRCU grace period several times
+  // in there (each in-kernel device joins an I/O bus), a few microseconds
+  // on an idle host but a scheduler tick each (4 ms) on a busy one, and a
+  // restore maps the image's pages meanwhile. Declared after the members
+  // create_devices() fills in.
   mutable std::mutex devices_mu_;
   mutable std::future<Expected<void>> devices_pending_;
   mutable Expected<void> devices_result_;
