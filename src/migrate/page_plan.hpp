@@ -41,7 +41,7 @@ class PagePlan {
   explicit PagePlan(MappedImage image) : image_(image) {}
 
   // Adds the operations of a validated PAGE_DATA record whose payload is a
-  // view into the image (not skipped).
+  // view into the image (not skipped): ReceiverOptions::on_page_data.
   Expected<void> add(const stream::libxc::Record& r, const stream::libxc::PageData& pd);
 
   // Applies the operations to `d` in order. Map operations become

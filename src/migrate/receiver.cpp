@@ -3,8 +3,6 @@
 #include <cstring>
 #include <vector>
 
-#include "core/trace.hpp"
-#include "migrate/page_plan.hpp"
 #include "migrate/state_blob.hpp"
 #include "stream/libxl/stream_reader.hpp"
 #include "stream/xl/xl_header.hpp"
@@ -30,9 +28,6 @@ class Receiver {
       : src_(src), opts_(opts), start_(src.offset()), lazy_(opts.image.has_value()) {}
 
   Expected<ReceiveResult> run() {
-    trace::Scope span(!opts_.factory ? "receive.validate_pass"
-                      : lazy_        ? "receive.map_pass"
-                                     : "receive.read_pass");
     const auto t0 = Clock::now();
     auto r = read_all();
     if (!r) {
@@ -57,9 +52,7 @@ class Receiver {
     frame_limit_ = vm::frame_limit(cfg->backend, cfg->domain_config("-"));
 
     libxc::ReaderOptions ro;
-    // (A plan needs the payloads' places in the mapped image: views of it
-    // cost nothing.)
-    ro.skip_page_payloads = !opts_.factory && opts_.plan == nullptr;
+    ro.skip_page_payloads = !opts_.factory && !opts_.on_page_data;  // (views cost nothing)
     libxl::StreamReader reader(src_, ro);
     TERN_TRY(reader.read_header());
     while (!reader.done()) {
@@ -81,11 +74,9 @@ class Receiver {
     if (!blob_)
       return make_error(Errc::invalid, "the stream has no HVM_CONTEXT record (no vCPU state)");
     const auto t0 = Clock::now();
-    trace::Scope decode_span("receive.decode_state");
     auto state = decode_state(*blob_, out_.config.vcpus);
     if (!state) return std::unexpected(state.error().context(blob_where_));
     out_.state = std::move(*state);
-    decode_span.done();
     if (out_.domain) {
       TERN_TRY(out_.domain->check_state(out_.state));
       TERN_TRY(out_.domain->load_state(out_.state));
@@ -156,7 +147,6 @@ class Receiver {
       wanted.push_back(
           {l.leaf, sub ? l.subleaf : 0, sub ? vm::kCpuidFlagSubleaf : 0u, l.a, l.b, l.c, l.d});
     }
-    trace::Scope span("receive.check_cpu_policy");
     if (auto ok = vm::check_cpu_policy(wanted); !ok)
       return std::unexpected(ok.error().context(where(r)));
     return {};
@@ -164,7 +154,6 @@ class Receiver {
 
   Expected<void> create_domain(const libxc::Record& r) {
     if (!opts_.factory) return {};
-    trace::Scope span("receive.factory");
     auto d = opts_.factory(out_.config);
     if (!d)
       return std::unexpected(d.error().context(fmt::format("{}: creating the domain", where(r))));
@@ -194,7 +183,7 @@ class Receiver {
       else
         ++out_.stats.data_pages;
     }
-    if (opts_.plan != nullptr) return opts_.plan->add(r, pd);
+    if (opts_.on_page_data) return opts_.on_page_data(r, pd);
     if (!out_.domain) return {};
     return apply_pages(r, pd);
   }
@@ -303,9 +292,7 @@ class Receiver {
     vm::Domain& d = *out_.domain;
     const std::uint64_t pfn = run_pfn_, n = run_len_, off = run_off_;
     run_len_ = 0;
-    const auto t0 = Clock::now();
     auto ok = d.map_file(pfn, n, opts_.image->fd, off);
-    out_.stats.map_file += Clock::now() - t0;
     if (ok) {
       out_.stats.mapped_pages += n;
       ++out_.stats.mapped_runs;

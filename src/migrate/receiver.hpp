@@ -35,11 +35,10 @@
 #include "core/byte_source.hpp"
 #include "migrate/image_config.hpp"
 #include "stream/domctx/state_image.hpp"
+#include "stream/libxc/reader.hpp"
 #include "vm/domain.hpp"
 
 namespace tern::migrate {
-
-class PagePlan;
 
 using DomainFactory = std::function<Expected<std::unique_ptr<vm::Domain>>(const ImageConfig&)>;
 
@@ -52,11 +51,12 @@ struct ReceiveStats {
   std::uint64_t zero_pages = 0;
   std::uint64_t xtab_pages = 0;
   std::chrono::nanoseconds total{0};
-  std::chrono::nanoseconds state{0};     // decode + check + load of the state
-  std::chrono::nanoseconds map_file{0};  // in Domain::map_file (lazy mode)
+  std::chrono::nanoseconds state{0};  // decode + check + load of the state
   // Set by restore_image: the validate-only pass, and creating the domain.
   std::chrono::nanoseconds validate{0};
   std::chrono::nanoseconds create{0};  // (the two overlap)
+  // Time spent in Domain::map_file (restore_image, lazy).
+  std::chrono::nanoseconds map_file{0};
 };
 
 struct ReceiveResult {
@@ -87,12 +87,13 @@ struct ReceiverOptions {
   DomainFactory factory;
   // Lazy mode (see above); the source must be a MemorySource over `bytes`.
   std::optional<MappedImage> image;
+  // Validate-only mode: called with each validated PAGE_DATA record, its
+  // payload a view into the source (not skipped): a restore records its
+  // page plan this way (page_plan.hpp) and applies it after the walk.
+  std::function<Expected<void>(const stream::libxc::Record&, const stream::libxc::PageData&)>
+      on_page_data;
   // A file must end right after the libxl END; a connection may carry more.
   bool expect_end_of_input = true;
-  // Validate-only mode over a mapped file (`image` set, the source a
-  // MemorySource over it): record what the PAGE_DATA records do to memory
-  // here, to apply to a domain afterwards (page_plan.hpp).
-  PagePlan* plan = nullptr;
 };
 
 Expected<ReceiveResult> receive_stream(ByteSource& src, const ReceiverOptions& opts);

@@ -90,10 +90,14 @@ Expected<ReceiveResult> restore_from(io::InputFile& input, const std::string& pa
   ReceiverOptions vo;
   if (!opts.copy) {
     vo.image = image;
-    vo.plan = &plan;
+    vo.on_page_data = [&plan](const stream::libxc::Record& r, const stream::libxc::PageData& pd) {
+      return plan.add(r, pd);
+    };
   }
   MemorySource pre_src(input.mapped());
+  trace::Scope walk_span("restore.validate_pass");
   auto pre = receive_stream(pre_src, vo);
+  walk_span.done();
   const auto validate_time = Clock::now() - v0;
   if (!pre) return std::unexpected(pre.error().context(path));
   {

@@ -60,7 +60,7 @@ import json, sys
 backend, path = sys.argv[1:3]
 r = json.load(open(path))
 phases = {s["phase"] for s in r["trace"]}
-need = {"main", "restore.open_image", "receive.validate_pass", "restore.create_domain",
+need = {"main", "restore.open_image", "restore.validate_pass", "restore.create_domain",
         "restore.apply_pages", "restore.check_state"}
 if backend == "kvm":
     need |= {"kvm.create_vm", "kvm.create_irqchip_pit", "kvm.create_vcpus", "kvm.register_slots",
@@ -71,7 +71,7 @@ assert all(s["ms"] >= 0 and s["at_ms"] >= 0 for s in r["trace"])
 for k in ("validate", "create", "read", "state", "map_file", "to_running"):
     assert r["times_ms"][k] >= 0, k
 PY
-  grep -q "receive.validate_pass" "$d/$b.restore.err" || fail "$b: TERN_TRACE printed no timeline"
+  grep -q "restore.validate_pass" "$d/$b.restore.err" || fail "$b: TERN_TRACE printed no timeline"
 
   note "$b: restore from a pipe, and --copy"
   cat "$d/$b.img" | "$TERN" restore - --console "$d/$b.pipe" --json >"$d/$b.pipe.json" \

@@ -364,7 +364,9 @@ TEST_F(LazyRestoreSim, PagePlanWorksPerExtentNotPerPage) {
   PagePlan plan(MappedImage{-1, view});
   ReceiverOptions ro;
   ro.image = MappedImage{-1, view};
-  ro.plan = &plan;
+  ro.on_page_data = [&plan](const libxc::Record& r, const libxc::PageData& pd) {
+    return plan.add(r, pd);
+  };
   MemorySource src(view);
   auto pre = receive_stream(src, ro);
   ASSERT_TRUE(pre) << pre.error().message();
