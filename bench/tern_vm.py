@@ -2,7 +2,7 @@
 """tern's side of bench/vm_save_restore.sh, and the table that puts it next
 to QEMU's (bench/qemu_vm.py save-restore --json).
 
-  tern_vm.py run   --tern BIN --sizes 256M,1G --backend kvm|sim [--restores 3]
+  tern_vm.py run   --tern BIN --sizes 256M,1G --backend kvm|sim [--restores 5]
   tern_vm.py table TERN_JSON [QEMU_JSON]
 
 run: per size, boots the built-in guest filled with data (the same command
@@ -105,9 +105,12 @@ def restore(args, img, d, name, extra):
     """Starts `tern restore`, times it to its JSON line (printed once the VM
     runs), reads its memory figures, stops it."""
     api = os.path.join(d, f"{name}.api")
+    # The trace origin (tern's --json "trace"): now, so its "exec" phase
+    # covers process start and dynamic loading.
+    env = dict(os.environ, TERN_TRACE_T0_NS=str(time.monotonic_ns()))
     t0 = time.monotonic()
     p = subprocess.Popen([args.tern, "restore", img, "--json", "--api", api, "--console", "-"] + extra,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = p.stdout.readline()
         wall = time.monotonic() - t0
@@ -121,6 +124,10 @@ def restore(args, img, d, name, extra):
     return {"to_running_ms": t["to_running"], "wall_ms": wall * 1e3,
             "validate_ms": t.get("validate"), "create_ms": t.get("create"),
             "read_ms": t.get("read"), "state_ms": t.get("state"), "resume_ms": t.get("resume"),
+            "to_first_run_ms": t.get("to_first_run"),
+            "exec_to_first_run_ms": t.get("origin_to_first_run"),
+            "exec_to_command_ms": t.get("origin_to_command"),
+            "trace": r.get("trace"),
             "mapped_pages": r["pages"].get("mapped"), "data_pages": r["pages"]["data"],
             "hwm_kib": mem.get("VmHWM", 0)}
 
@@ -171,6 +178,10 @@ def run_size(args, size):
         out["restore_lazy"] = lazy
         out["restore_lazy_ms"] = statistics.median(x["to_running_ms"] for x in lazy)
         out["restore_lazy_min_ms"] = min(x["to_running_ms"] for x in lazy)
+        first = [x["to_first_run_ms"] for x in lazy if x.get("to_first_run_ms") is not None]
+        if first:
+            out["restore_lazy_first_run_ms"] = statistics.median(first)
+            out["restore_lazy_first_run_min_ms"] = min(first)
         out["restore_lazy_wall_ms"] = statistics.median(x["wall_ms"] for x in lazy)
         out["restore_lazy_hwm_kib"] = max(x["hwm_kib"] for x in lazy)
         subprocess.run(["cat", img], stdout=subprocess.DEVNULL, check=True)  # into the page cache
@@ -228,6 +239,9 @@ def cmd_table(args):
                 r = dict(r, restore_lazy_hwm_kib=None)
             else:
                 lazy_range = f"{r['restore_lazy_ms']:.1f} (min {r['restore_lazy_min_ms']:.1f})"
+                if "restore_lazy_first_run_ms" in r:
+                    lazy_range += (f"; first KVM_RUN {r['restore_lazy_first_run_ms']:.1f}"
+                                   f" (min {r['restore_lazy_first_run_min_ms']:.1f})")
             rows.append([g, f"tern ({r['backend']})", fmt_ms(r["save_paused_ms"]),
                          fmt_ms(r["save_durable_ms"]), f"{r['image_bytes'] / 2**20:.0f}",
                          mib(r["hwm_after_save_kib"]), mib(r["guest_rss_kib"]),
@@ -255,7 +269,8 @@ def cmd_table(args):
             parts = ", ".join(
                 f"validate {x['validate_ms']:.1f} / create {x['create_ms']:.1f} / read {x['read_ms']:.1f}"
                 f" / state {x['state_ms']:.1f} / resume {x['resume_ms'] or 0:.1f}"
-                f" -> {x['to_running_ms']:.1f} (wall {x['wall_ms']:.0f})"
+                f" -> {x['to_running_ms']:.1f} (first KVM_RUN {fmt_ms(x.get('to_first_run_ms'), 1)},"
+                f" wall {x['wall_ms']:.0f})"
                 for x in r["restore_lazy"] if x.get("validate_ms") is not None)
             if parts:
                 print(f"tern {r['size'] >> 20} MiB lazy restores: {parts}; "
@@ -270,7 +285,7 @@ def main():
     r.add_argument("--tern", required=True)
     r.add_argument("--sizes", default="256M,1G,4G")
     r.add_argument("--backend", default="kvm", choices=["kvm", "sim"])
-    r.add_argument("--restores", type=int, default=3)
+    r.add_argument("--restores", type=int, default=5)
     r.add_argument("--save-arg", dest="save_args", action="append", default=[],
                    help="extra argument for tern save (e.g. --buffered)")
     t = sub.add_parser("table")

@@ -4,7 +4,8 @@
 # bench/qemu_vm.py) on the same built-in guest, as one table.
 #   tern: save (guest paused, and until the image is durable), the VMM's peak
 #         RSS and what the save added to it, restore to running (lazy: median
-#         and min of 3) with its breakdown, restore --copy, peak RSS.
+#         and min of 5, and to vCPU 0's first KVM_RUN) with its breakdown,
+#         restore --copy, peak RSS.
 #   QEMU: migrate "exec:cat > FILE" (total and downtime), restore cold and
 #         with -mem-prealloc (pre-faulted).
 # usage: vm_save_restore.sh BUILD_DIR

@@ -52,7 +52,7 @@ class Receiver {
     frame_limit_ = vm::frame_limit(cfg->backend, cfg->domain_config("-"));
 
     libxc::ReaderOptions ro;
-    ro.skip_page_payloads = !opts_.factory;
+    ro.skip_page_payloads = !opts_.factory && !opts_.on_page_data;  // (views cost nothing)
     libxl::StreamReader reader(src_, ro);
     TERN_TRY(reader.read_header());
     while (!reader.done()) {
@@ -183,6 +183,7 @@ class Receiver {
       else
         ++out_.stats.data_pages;
     }
+    if (opts_.on_page_data) return opts_.on_page_data(r, pd);
     if (!out_.domain) return {};
     return apply_pages(r, pd);
   }

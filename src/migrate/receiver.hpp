@@ -35,6 +35,7 @@
 #include "core/byte_source.hpp"
 #include "migrate/image_config.hpp"
 #include "stream/domctx/state_image.hpp"
+#include "stream/libxc/reader.hpp"
 #include "vm/domain.hpp"
 
 namespace tern::migrate {
@@ -54,6 +55,8 @@ struct ReceiveStats {
   // Set by restore_image: the validate-only pass, and creating the domain.
   std::chrono::nanoseconds validate{0};
   std::chrono::nanoseconds create{0};  // (the two overlap)
+  // Time spent in Domain::map_file (restore_image, lazy).
+  std::chrono::nanoseconds map_file{0};
 };
 
 struct ReceiveResult {
@@ -61,6 +64,11 @@ struct ReceiveResult {
   std::unique_ptr<vm::Domain> domain;  // null in validate-only mode
   stream::domctx::StateImage state;
   ReceiveStats stats;
+  // What the result still holds open for the caller's convenience (a lazy
+  // restore's mapping of the image): unmapping a large image costs a
+  // fraction of a millisecond, so a restore drops it only once the guest
+  // runs (reset() it then; the guest's own mappings of the image stay).
+  std::shared_ptr<void> resources;
 };
 
 // Each mapped run is a mapping of its own in the VMM (Linux allows about
@@ -79,6 +87,11 @@ struct ReceiverOptions {
   DomainFactory factory;
   // Lazy mode (see above); the source must be a MemorySource over `bytes`.
   std::optional<MappedImage> image;
+  // Validate-only mode: called with each validated PAGE_DATA record, its
+  // payload a view into the source (not skipped): a restore records its
+  // page plan this way (page_plan.hpp) and applies it after the walk.
+  std::function<Expected<void>(const stream::libxc::Record&, const stream::libxc::PageData&)>
+      on_page_data;
   // A file must end right after the libxl END; a connection may carry more.
   bool expect_end_of_input = true;
 };

@@ -1,18 +1,20 @@
-// Restore from an image file. A regular file is read twice: first a
-// validate-only pass (page payloads skipped, so it costs little), which
-// refuses a corrupt or truncated image, one this host's CPU cannot run, one
-// needing more memory than the host has, or one with a record tern cannot
-// restore, all before any domain exists; then the real pass into a new
-// domain, whose check_state() has also approved the saved state before any
-// memory was touched. Pipes are read once (errors then discard the domain).
+// Restore from an image file. A regular file is mapped and walked once by
+// the validating reader, which refuses a corrupt or truncated image, one
+// this host's CPU cannot run, or one with a record tern cannot restore, and
+// records what its pages do (page_plan.hpp); then the host's memory is
+// checked, and only then does anything reach the domain. The domain is
+// created from the image's config before that walk, so that a KVM domain's
+// kernel-side devices come up meanwhile (kvm_domain.hpp); a refused image's
+// domain is destroyed without ever running. Pipes are read once (errors
+// then discard the domain).
 //
-// The real pass over a regular file is lazy by default: page payloads that
-// sit 4 KiB-aligned in the file (all of them in tern's images) are mapped
-// into the guest copy-on-write instead of read (receiver.hpp), so the VM
-// runs after reading only the stream's structure, and each page is read
-// from the file when the guest first touches it. The image must then stay
-// unchanged while the VM runs (replacing it by rename, as tern save does,
-// is fine). `copy` reads every payload into guest memory instead.
+// A regular file is restored lazily by default: page payloads that sit
+// 4 KiB-aligned in the file (all of them in tern's images) are mapped into
+// the guest copy-on-write instead of read, so the VM runs after reading only
+// the stream's structure, and each page is read from the file when the
+// guest first touches it. The image must then stay unchanged while the VM
+// runs (replacing it by rename, as tern save does, is fine). `copy` reads
+// every payload into guest memory instead (after check_state()).
 #pragma once
 
 #include <optional>

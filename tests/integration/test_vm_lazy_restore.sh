@@ -45,15 +45,33 @@ for b in $backends; do
   fi
   sum="$(sha256sum <"$d/$b.img")"
 
-  note "$b: lazy restore"
-  "$TERN" restore "$d/$b.img" --console "$d/$b.dst" --json >"$d/$b.restore.json" \
-    || fail "$b: tern restore exited $?: $(tail -3 "$d/$b.dst")"
+  note "$b: lazy restore (traced)"
+  TERN_TRACE=1 "$TERN" restore "$d/$b.img" --console "$d/$b.dst" --json >"$d/$b.restore.json" \
+    2>"$d/$b.restore.err" || fail "$b: tern restore exited $?: $(tail -3 "$d/$b.dst")"
   grep -q "tern-guest: done, passes=40 errors=0" "$d/$b.dst" \
     || fail "$b: the restored guest did not finish clean: $(tail -3 "$d/$b.dst")"
   [ "$(json_get '["pages"]["data"]' <"$d/$b.restore.json")" -eq "$data" ] || fail "$b: page count"
   [ "$(json_get '["pages"]["mapped"]' <"$d/$b.restore.json")" -eq "$data" ] \
     || fail "$b: not every page was mapped: $(cat "$d/$b.restore.json")"
   [ "$(sha256sum <"$d/$b.img")" = "$sum" ] || fail "$b: the restored guest's writes reached the image"
+  # The phase trace: in --json, and as a timeline on stderr (TERN_TRACE).
+  python3 - "$b" "$d/$b.restore.json" <<'PY' || fail "$b: restore trace: $(cat "$d/$b.restore.json")"
+import json, sys
+backend, path = sys.argv[1:3]
+r = json.load(open(path))
+phases = {s["phase"] for s in r["trace"]}
+need = {"main", "restore.open_image", "restore.validate_pass", "restore.create_domain",
+        "restore.apply_pages", "restore.check_state"}
+if backend == "kvm":
+    need |= {"kvm.create_vm", "kvm.create_irqchip_pit", "kvm.create_vcpus", "kvm.register_slots",
+             "kvm.load_state", "kvm.vcpu0.first_run"}
+    assert r["times_ms"]["to_first_run"] > 0, r["times_ms"]
+assert need <= phases, sorted(need - phases)
+assert all(s["ms"] >= 0 and s["at_ms"] >= 0 for s in r["trace"])
+for k in ("validate", "create", "read", "state", "map_file", "to_running"):
+    assert r["times_ms"][k] >= 0, k
+PY
+  grep -q "restore.validate_pass" "$d/$b.restore.err" || fail "$b: TERN_TRACE printed no timeline"
 
   note "$b: restore from a pipe, and --copy"
   cat "$d/$b.img" | "$TERN" restore - --console "$d/$b.pipe" --json >"$d/$b.pipe.json" \
@@ -85,9 +103,12 @@ open(out + ".state", "wb").write(b)
 PY
   for v in cut broken state; do
     rm -f "$d/$b.$v.con"
-    expect_rc 4 "$TERN" restore "$d/$b.$v" --console "$d/$b.$v.con"
+    TERN_TRACE=1 expect_rc 4 "$TERN" restore "$d/$b.$v" --console "$d/$b.$v.con"
     grep -q "offset" <<<"$LAST_ERR" || fail "$b: $v: refusal names no offset: $LAST_ERR"
     [ ! -s "$d/$b.$v.con" ] || fail "$b: $v: the guest ran: $(head -2 "$d/$b.$v.con")"
+    # The domain was being created meanwhile, yet no vCPU ever entered the guest.
+    grep -q "restore.create_domain" <<<"$LAST_ERR" || fail "$b: $v: no domain creation traced"
+    if grep -q "first_run" <<<"$LAST_ERR"; then fail "$b: $v: a vCPU ran: $LAST_ERR"; fi
   done
 done
 echo "ok"

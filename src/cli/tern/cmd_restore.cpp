@@ -1,10 +1,12 @@
 // tern restore FILE [--backend auto|kvm|sim] [--api SOCKET] [--console FILE] [--json] [--copy]
 #include <chrono>
+#include <thread>
 
 #include <fmt/format.h>
 
 #include "cli/tern/commands.hpp"
 #include "cli/tern/vmm.hpp"
+#include "core/trace.hpp"
 #include "migrate/restore.hpp"
 
 namespace tern::cli {
@@ -22,6 +24,31 @@ struct RestoreArgs {
 
 double ms(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; }
 
+// When vCPU 0 first entered KVM_RUN (the guest executing again), from the
+// trace; its thread may not have got there yet when resume() returns, so
+// this waits for it a little (only the report waits: the guest runs on).
+std::optional<trace::Clock::time_point> first_run(trace::Clock::duration wait) {
+  const auto deadline = trace::Clock::now() + wait;
+  for (;;) {
+    for (const trace::Span& s : trace::spans())
+      if (s.name == "kvm.vcpu0.first_run") return s.begin;
+    if (trace::Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+// The trace as JSON: [{"phase", "thread", "at_ms", "ms"}], times from the
+// trace origin (core/trace.hpp).
+nlohmann::json trace_json() {
+  nlohmann::json out = nlohmann::json::array();
+  for (const trace::Span& s : trace::spans())
+    out.push_back({{"phase", std::string(s.name)},
+                   {"thread", s.thread},
+                   {"at_ms", trace::ms_since_origin(s.begin)},
+                   {"ms", ms(s.end - s.begin)}});
+  return out;
+}
+
 int run_restore(const RestoreArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   migrate::RestoreOptions o;
@@ -38,6 +65,8 @@ int run_restore(const RestoreArgs& a) {
   auto r = migrate::restore_image(a.path, o);
   if (!r) {
     fmt::print(stderr, "tern restore: refused: {}\n", r.error().message());
+    if (trace::enabled_by_environment())
+      fmt::print(stderr, "tern restore: trace (ms from the origin):\n{}", trace::format_timeline());
     return r.error().code() == Errc::io || r.error().code() == Errc::usage ? kExitUsage
                                                                            : kExitRefused;
   }
@@ -49,7 +78,17 @@ int run_restore(const RestoreArgs& a) {
   }
   const auto now = std::chrono::steady_clock::now();
   const auto running = now - t0;
+  {
+    trace::Scope span("restore.close_image");
+    r->resources.reset();
+  }
   const auto& st = r->stats;
+  const bool tracing = trace::enabled_by_environment();
+  std::optional<trace::Clock::time_point> entered;
+  if ((a.json || tracing) && backend == vm::Backend::kvm)
+    entered = first_run(std::chrono::seconds(1));
+  if (tracing)
+    fmt::print(stderr, "tern restore: trace (ms from the origin):\n{}", trace::format_timeline());
   if (a.json) {
     nlohmann::json j = {{"path", a.path},
                         {"backend", std::string(vm::backend_name(backend))},
@@ -65,7 +104,16 @@ int run_restore(const RestoreArgs& a) {
                           {"read", ms(st.total)},
                           {"state", ms(st.state)},
                           {"resume", ms(now - resume_at)},
-                          {"to_running", ms(running)}}}};
+                          {"map_file", ms(st.map_file)},
+                          {"to_running", ms(running)}}},
+                        {"trace", trace_json()}};
+    // From the command's start, and from the trace origin (the process's
+    // exec when TERN_TRACE_T0_NS was given), to vCPU 0's first KVM_RUN.
+    if (entered) {
+      j["times_ms"]["to_first_run"] = ms(*entered - t0);
+      j["times_ms"]["origin_to_first_run"] = trace::ms_since_origin(*entered);
+    }
+    j["times_ms"]["origin_to_command"] = trace::ms_since_origin(t0);
     fmt::print("{}\n", j.dump());
     std::fflush(stdout);
   } else {

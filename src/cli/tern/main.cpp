@@ -4,8 +4,10 @@
 
 #include "cli/tern/commands.hpp"
 #include "core/log.hpp"
+#include "core/trace.hpp"
 
 int main(int argc, char** argv) {
+  tern::trace::instant("main");
   // A peer that goes away (a migration destination, a control client) must
   // make writes fail with EPIPE, not kill the VMM and its guest.
   std::signal(SIGPIPE, SIG_IGN);

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/log.hpp"
+#include "core/trace.hpp"
 #include "vm/backends.hpp"
 #include "vm/kvm/boot_state.hpp"
 #include "vm/kvm/builtin_guest.hpp"
@@ -71,22 +72,48 @@ KvmDomain::~KvmDomain() {
   (void)slots_ready();
 }
 
+Expected<void> KvmDomain::devices_ready() const {
+  std::lock_guard lk(devices_mu_);
+  if (devices_pending_.valid()) {
+    trace::Scope span("kvm.wait_devices");
+    devices_result_ = devices_pending_.get();
+  }
+  return devices_result_;
+}
+
+RunState KvmDomain::state() const {
+  if (!devices_ready()) return RunState::failed;
+  return runner_->state();
+}
+
+void KvmDomain::set_throttle(double fraction) {
+  if (devices_ready()) runner_->set_throttle(fraction);
+}
+
 Expected<void> KvmDomain::slots_ready() {
-  if (slots_pending_.valid()) slots_result_ = slots_pending_.get();
+  if (!config_.boot) return devices_ready();  // registered by the devices thread
+  if (slots_pending_.valid()) {
+    trace::Scope span("kvm.wait_slots");
+    slots_result_ = slots_pending_.get();
+  }
   return slots_result_;
 }
 
 Expected<void> KvmDomain::init() {
-  TERN_TRY_ASSIGN(KvmSystem sys, KvmSystem::open());
+  trace::Scope sys_span("kvm.open_system");
+  TERN_TRY_ASSIGN(KvmSystem sys, KvmSystem::open(/*tables=*/false));  // create_devices() reads them
   sys_.emplace(std::move(sys));
+  sys_span.done();
   const KvmSystem& k = *sys_;
   if (const int max = k.extension(KVM_CAP_MAX_VCPUS);
       max > 0 && config_.vcpus > static_cast<std::uint32_t>(max))
     return make_error(Errc::unsupported, "{} vCPUs asked, this host's KVM allows {}", config_.vcpus,
                       max);
 
+  trace::Scope vm_span("kvm.create_vm");
   TERN_TRY_ASSIGN(const int vm, kvm_ioctl(k.fd(), KVM_CREATE_VM, 0UL, "KVM_CREATE_VM"));
   vm_.reset(vm);
+  vm_span.done();
   if (k.extension(KVM_CAP_SET_TSS_ADDR) > 0)
     TERN_TRY(kvm_ioctl(vm, KVM_SET_TSS_ADDR, kTssAddr, "KVM_SET_TSS_ADDR"));
   if (k.extension(KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
@@ -101,9 +128,6 @@ Expected<void> KvmDomain::init() {
     TERN_TRY(kvm_ioctl(vm, KVM_ENABLE_CAP, &cap, "KVM_ENABLE_CAP (MANUAL_DIRTY_LOG_PROTECT2)"));
     manual_protect = true;
   }
-  TERN_TRY(kvm_ioctl(vm, KVM_CREATE_IRQCHIP, 0UL, "KVM_CREATE_IRQCHIP"));
-  kvm_pit_config pit{};  // flags 0: the PIT also drives the port 0x61 speaker gate (channel 2)
-  TERN_TRY(kvm_ioctl(vm, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2"));
 
   caps_.sregs2 = k.extension(KVM_CAP_SREGS2) > 0;
   caps_.tsc_scaling = k.extension(KVM_CAP_TSC_CONTROL) > 0;
@@ -114,10 +138,11 @@ Expected<void> KvmDomain::init() {
 
   // The guest-physical space: RAM plus any sparse room above it (frames there
   // start absent; a restore target of a sparse guest populates them).
+  trace::Scope mem_span("kvm.guest_memory");
   TERN_TRY_ASSIGN(memory_,
                   GuestMemory::create(std::max(config_.memory_bytes, config_.address_space_bytes)));
   dirty_ = std::make_unique<DirtyLog>(vm, *memory_, manual_protect);
-  slots_pending_ = std::async(std::launch::async, [this] { return dirty_->register_slots(); });
+  mem_span.done();
 
   TERN_TRY_ASSIGN(Console console, Console::open(config_.console));
   console_ = std::make_unique<Console>(std::move(console));
@@ -125,6 +150,39 @@ Expected<void> KvmDomain::init() {
   balloon_ = std::make_unique<BalloonDevice>(*memory_);
   ports_ = std::make_unique<PortBus>(*uart_, *balloon_);
 
+  auto register_slots = [this]() -> Expected<void> {
+    trace::Scope span("kvm.register_slots");
+    return dirty_->register_slots();
+  };
+  if (config_.boot) {
+    slots_pending_ = std::async(std::launch::async, register_slots);
+    TERN_TRY(create_devices());
+    return boot();
+  }
+  // One thread for the slots and the devices: both take the same kernel
+  // lock (kvm->slots_lock) around their grace periods anyway, and on a busy
+  // host a second new thread can wait a scheduler tick before it starts.
+  devices_pending_ = std::async(std::launch::async, [this, register_slots]() -> Expected<void> {
+    TERN_TRY(register_slots());
+    return create_devices();
+  });
+  return {};
+}
+
+Expected<void> KvmDomain::create_devices() {
+  const KvmSystem& k = *sys_;
+  const int vm = vm_.get();
+  trace::Scope chip_span("kvm.create_irqchip_pit");
+  TERN_TRY(kvm_ioctl(vm, KVM_CREATE_IRQCHIP, 0UL, "KVM_CREATE_IRQCHIP"));
+  kvm_pit_config pit{};  // flags 0: the PIT also drives the port 0x61 speaker gate (channel 2)
+  TERN_TRY(kvm_ioctl(vm, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2"));
+  chip_span.done();
+  {
+    trace::Scope span("kvm.read_tables");
+    TERN_TRY(sys_->read_tables());
+  }
+
+  trace::Scope vcpu_span("kvm.create_vcpus");
   for (std::uint32_t i = 0; i < config_.vcpus; ++i) {
     TERN_TRY_ASSIGN(auto v, Vcpu::create(vm, i, k.vcpu_mmap_size()));
     if (i == 0) {
@@ -139,8 +197,6 @@ Expected<void> KvmDomain::init() {
   std::vector<Vcpu*> ptrs;
   for (auto& v : vcpus_) ptrs.push_back(v.get());
   runner_ = std::make_unique<Runner>(std::move(ptrs), [this](Vcpu& v) { return on_exit(v); });
-
-  if (config_.boot) TERN_TRY(boot());
   return {};
 }
 
@@ -238,6 +294,7 @@ Expected<void> KvmDomain::stop_dirty_log() {
 
 Expected<void> KvmDomain::start() {
   std::lock_guard lk(control_mu_);
+  TERN_TRY(devices_ready());
   if (runner_->started() || runner_->state() != RunState::created)
     return make_error(Errc::usage, "start() on a domain that is already {}",
                       run_state_name(runner_->state()));
@@ -249,6 +306,7 @@ Expected<void> KvmDomain::start() {
 
 Expected<void> KvmDomain::pause() {
   std::lock_guard lk(control_mu_);
+  TERN_TRY(devices_ready());
   if (runner_->state() == RunState::paused) return {};
   TERN_TRY(runner_->pause());
   console_->flush();
@@ -260,6 +318,7 @@ Expected<void> KvmDomain::pause() {
 
 Expected<void> KvmDomain::resume() {
   std::lock_guard lk(control_mu_);
+  TERN_TRY(devices_ready());
   const RunState s = runner_->state();
   if (s == RunState::running) return {};
   if (s == RunState::created) {
@@ -280,6 +339,7 @@ Expected<void> KvmDomain::resume() {
 
 Expected<std::optional<GuestExit>> KvmDomain::wait_exit(
     std::optional<std::chrono::milliseconds> timeout) {
+  TERN_TRY(devices_ready());
   if (!runner_->started() && runner_->state() == RunState::created)
     return make_error(Errc::usage, "wait_exit() on a domain that was never started");
   auto r = runner_->wait_exit(timeout);
@@ -288,6 +348,7 @@ Expected<std::optional<GuestExit>> KvmDomain::wait_exit(
 }
 
 void KvmDomain::shutdown() {
+  (void)devices_ready();
   if (runner_) runner_->stop();
   if (console_) console_->flush();
 }
@@ -301,6 +362,7 @@ bool KvmDomain::state_readable() const {
 
 Expected<StateImage> KvmDomain::save_state() {
   std::lock_guard lk(control_mu_);
+  TERN_TRY(devices_ready());
   if (!state_readable())
     return make_error(Errc::usage, "save_state() needs a paused domain (it is {})",
                       run_state_name(runner_->state()));
@@ -320,6 +382,7 @@ Expected<StateImage> KvmDomain::save_state() {
 }
 
 Expected<void> KvmDomain::check_state(const StateImage& img) const {
+  TERN_TRY(devices_ready());
   if (img.vcpus.size() != vcpus_.size())
     return make_error(Errc::unsupported, "the saved state has {} vCPUs, this domain has {}",
                       img.vcpus.size(), vcpus_.size());
@@ -359,6 +422,7 @@ Expected<void> KvmDomain::check_state(const StateImage& img) const {
 
 Expected<void> KvmDomain::load_state(const StateImage& img) {
   std::lock_guard lk(control_mu_);
+  TERN_TRY(devices_ready());
   const RunState s = runner_->state();
   const bool fresh_target = s == RunState::created && !config_.boot;
   if (!fresh_target && s != RunState::paused)
@@ -367,6 +431,7 @@ Expected<void> KvmDomain::load_state(const StateImage& img) {
                       run_state_name(s));
   TERN_TRY(check_state(img));
   TERN_TRY(slots_ready());  // MSRs may name guest memory (kvmclock pages)
+  trace::Scope load_span("kvm.load_state");
   skipped_msrs_.clear();
   for (std::size_t i = 0; i < vcpus_.size(); ++i) {
     auto skipped = load_vcpu_state(*vcpus_[i], caps_, img.vcpus[i], cpuid_[i], runner_->started());

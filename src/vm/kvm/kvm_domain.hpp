@@ -31,7 +31,7 @@ class KvmDomain final : public Domain {
 
   [[nodiscard]] Backend backend() const override { return Backend::kvm; }
   [[nodiscard]] std::uint32_t vcpu_count() const override { return config_.vcpus; }
-  [[nodiscard]] RunState state() const override { return runner_->state(); }
+  [[nodiscard]] RunState state() const override;
 
   [[nodiscard]] MemoryMap memory_map() const override { return memory_->map(); }
   [[nodiscard]] std::uint64_t map_generation() const override { return memory_->generation(); }
@@ -56,7 +56,7 @@ class KvmDomain final : public Domain {
   Expected<void> start() override;
   Expected<void> pause() override;
   Expected<void> resume() override;
-  void set_throttle(double fraction) override { runner_->set_throttle(fraction); }
+  void set_throttle(double fraction) override;
   Expected<std::optional<GuestExit>> wait_exit(
       std::optional<std::chrono::milliseconds> timeout) override;
   void shutdown() override;
@@ -74,10 +74,16 @@ class KvmDomain final : public Domain {
  private:
   explicit KvmDomain(const DomainConfig& config) : config_(config) {}
   Expected<void> init();
+  // The in-kernel irqchip and PIT, the vCPUs and their runner.
+  Expected<void> create_devices();
   Expected<void> boot();
   ExitOutcome on_exit(Vcpu& v);
   // Waits for the memory slots registered in the background by init().
   Expected<void> slots_ready();
+  // Waits for create_devices() when init() left it running (a restore
+  // target); everything that touches the irqchip, the PIT, a vCPU or the
+  // runner calls this first.
+  Expected<void> devices_ready() const;
   [[nodiscard]] bool state_readable() const;
 
   DomainConfig config_;
@@ -95,13 +101,23 @@ class KvmDomain final : public Domain {
   std::vector<std::vector<kvm_cpuid_entry2>> cpuid_;  // what each vCPU was given
   std::unique_ptr<Runner> runner_;
   // Registering a memory slot waits for an SRCU grace period in the kernel
-  // (4-8 ms per slot on this project's hosts, whatever its size), so init()
-  // does it on a thread of its own while it creates the rest, and a restore
-  // fills in guest memory meanwhile; whatever needs the slots (running
-  // vCPUs, state, dirty logs) waits in slots_ready(). Declared after the
-  // members the thread uses, so it is joined before they go.
+  // (microseconds on an idle host, a scheduler tick on a busy one), so a
+  // booting domain's init() does it on a thread of its own while it creates
+  // the rest (a restore target's devices thread does it, below); whatever
+  // needs the slots (running vCPUs, state, dirty logs) waits in
+  // slots_ready(). Declared after the members the thread uses, so it is
+  // joined before they go.
   std::future<Expected<void>> slots_pending_;
   Expected<void> slots_result_;
+  // A restore target registers its slots and creates its devices and vCPUs
+  // on one thread: the kernel waits for an SRCU grace period several times
+  // in there (each in-kernel device joins an I/O bus), a few microseconds
+  // on an idle host but a scheduler tick each (4 ms) on a busy one, and a
+  // restore maps the image's pages meanwhile. Declared after the members
+  // create_devices() fills in.
+  mutable std::mutex devices_mu_;
+  mutable std::future<Expected<void>> devices_pending_;
+  mutable Expected<void> devices_result_;
 
   std::mutex
       control_mu_;  // one controlling call at a time (Domain's contract), and the fields below

@@ -48,7 +48,7 @@ Expected<std::vector<std::uint32_t>> read_msr_indices(int fd) {
 
 }  // namespace
 
-Expected<KvmSystem> KvmSystem::open() {
+Expected<KvmSystem> KvmSystem::open(bool tables) {
   const char* path = std::getenv("TERN_KVM_DEVICE");
   if (path == nullptr || *path == '\0') path = "/dev/kvm";
   KvmSystem s;
@@ -84,9 +84,14 @@ Expected<KvmSystem> KvmSystem::open() {
   TERN_TRY_ASSIGN(const int mmap_size,
                   kvm_ioctl(s.fd(), KVM_GET_VCPU_MMAP_SIZE, 0UL, "KVM_GET_VCPU_MMAP_SIZE"));
   s.vcpu_mmap_size_ = static_cast<std::size_t>(mmap_size);
-  TERN_TRY_ASSIGN(s.cpuid_, read_supported_cpuid(s.fd()));
-  TERN_TRY_ASSIGN(s.msrs_, read_msr_indices(s.fd()));
+  if (tables) TERN_TRY(s.read_tables());
   return s;
+}
+
+Expected<void> KvmSystem::read_tables() {
+  TERN_TRY_ASSIGN(cpuid_, read_supported_cpuid(fd()));
+  TERN_TRY_ASSIGN(msrs_, read_msr_indices(fd()));
+  return {};
 }
 
 int KvmSystem::extension(int cap) const {

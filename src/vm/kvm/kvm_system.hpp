@@ -23,8 +23,12 @@ inline Expected<int> kvm_ioctl(int fd, unsigned long request, unsigned long arg,
 
 class KvmSystem {
  public:
-  // Opens /dev/kvm (or $TERN_KVM_DEVICE) and reads what the other parts need.
-  static Expected<KvmSystem> open();
+  // Opens /dev/kvm (or $TERN_KVM_DEVICE), checks the capabilities tern
+  // needs and, with `tables`, reads the tables below. Reading them costs a
+  // few hundred microseconds (the kernel executes CPUID for every leaf), so
+  // a domain creates its VM first and reads them with read_tables() later.
+  static Expected<KvmSystem> open(bool tables = true);
+  Expected<void> read_tables();
 
   [[nodiscard]] int fd() const { return fd_.get(); }
   // KVM_CHECK_EXTENSION on /dev/kvm (0 when absent).

@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "core/log.hpp"
+#include "core/trace.hpp"
 
 namespace tern::vm::kvm {
 
@@ -53,6 +54,7 @@ void Runner::start() {
     pause_req_ = false;
     state_ = RunState::running;
   }
+  trace::Scope span("kvm.start_threads");
   for (std::size_t i = 0; i < vcpus_.size(); ++i)
     threads_.emplace_back([this, i] { vcpu_main(i); });
   ticker_ = std::thread([this] { ticker_main(); });
@@ -90,8 +92,15 @@ void Runner::vcpu_main(std::size_t i) {
 
 ExitOutcome Runner::run_until_told(Vcpu& v) {
   auto slice_start = std::chrono::steady_clock::now();
+  // The first entry of each vCPU thread is a trace point: where "restore to
+  // running" really ends.
+  thread_local bool t_entered_once = false;
   for (;;) {
     if (pause_req_.load() || stop_.load()) return {};
+    if (!t_entered_once) {
+      t_entered_once = true;
+      trace::instant(v.index() == 0 ? "kvm.vcpu0.first_run" : "kvm.vcpu.first_run");
+    }
     auto entered = v.enter();
     set_immediate_exit(v.run(), 0);
     if (!entered) return {ExitOutcome::Kind::failure, 0, entered.error()};

@@ -10,11 +10,16 @@
 #include <thread>
 
 #include "../vm/kvm_test_support.hpp"
+#include "core/trace.hpp"
 #include "io/image_file_sink.hpp"
+#include "migrate/page_plan.hpp"
+#include "migrate/precopy.hpp"
 #include "migrate/restore.hpp"
 #include "migrate_test_util.hpp"
+#include "stream/libxc/writer.hpp"
 #include "stream/libxl/stream_reader.hpp"
 #include "stream/xl/xl_header.hpp"
+#include "vm/sim/host_check.hpp"
 
 namespace tern::migrate {
 namespace {
@@ -214,6 +219,174 @@ TEST_F(LazyRestoreSim, CorruptOrTruncatedImagesAreRefusedBeforeAnythingRuns) {
   }
 }
 
+// A live migration's stream, written to a file, has everything a page plan
+// must get right: frames re-sent in later rounds (with new data, or as
+// zero), frames the balloon took away (XTAB) and gave back, and, with small
+// batches, payloads that are not 4 KiB-aligned (copied, not mapped). The
+// plan-based restore must leave exactly the memory the streaming receiver
+// leaves, and the source's.
+TEST_F(LazyRestoreSim, PagePlanOfAMigrationStreamMatchesTheStreamingReceiver) {
+  for (const std::uint32_t batch : {0U, 100U}) {
+    SCOPED_TRACE(batch == 0 ? "default batches" : "batches of 100");
+    // passes=0: the guest runs until stopped, however long small batches take.
+    const auto cfg = sim_config("passes=0 mib=16 ws=4 balloon=2048,8", 2, 64ULL << 20);
+    auto src = make_sim(cfg);
+    ASSERT_TRUE(src->start());
+    pause_mid_pass(*src, 3);
+    ASSERT_TRUE(src->resume());
+    MigrateOptions mo;
+    mo.max_downtime = std::chrono::milliseconds(1);  // several rounds
+    mo.max_iterations = 5;
+    if (batch != 0) mo.sender.max_batch = batch;
+    VectorSink sink;
+    auto ms = migrate_domain(*src, ImageConfig::from(cfg, vm::Backend::sim), sink, mo);
+    ASSERT_TRUE(ms) << ms.error().message();
+    ASSERT_EQ(src->state(), vm::RunState::paused);
+    std::uint64_t xtab = 0;
+    for (const auto& r : ms->rounds) xtab += r.xtab_pages;
+    EXPECT_GT(xtab, 0U) << "the balloon took no page away: the test lost its point";
+    EXPECT_GE(ms->rounds.size(), 2U);
+    const auto bytes = sink.take();
+    const std::string img = path("stream.img");
+    write_all(img, std::vector<char>(reinterpret_cast<const char*>(bytes.data()),
+                                     reinterpret_cast<const char*>(bytes.data()) + bytes.size()));
+
+    CountingFactory f;
+    auto streamed = receive_bytes(bytes, f.get());
+    ASSERT_TRUE(streamed) << streamed.error().message();
+    RestoreOptions o;
+    o.console = "-";
+    auto planned = restore_image(img, o);
+    ASSERT_TRUE(planned) << planned.error().message();
+    std::string why;
+    EXPECT_TRUE(same_memory(*streamed->domain, *planned->domain, &why)) << why;
+    EXPECT_TRUE(same_memory(*src, *planned->domain, &why)) << why;
+    EXPECT_GT(planned->stats.mapped_pages, 0U);
+    if (batch != 0) {
+      EXPECT_LT(planned->stats.mapped_pages, planned->stats.data_pages);
+    }
+    auto hc = vm::sim::host_check(*planned->domain, planned->state);
+    ASSERT_TRUE(hc) << hc.error().message();
+    EXPECT_TRUE(hc->clean()) << hc->mismatched_words << " words, " << hc->map_mismatches << " map";
+    planned->domain->shutdown();
+    streamed->domain->shutdown();
+    src->shutdown();
+  }
+}
+
+// Records a save never writes, spliced into a saved image after its page
+// data: frames re-sent as zero, a frame sent twice in one record (data,
+// then zero), frames removed (XTAB) and re-added, XTAB and data for the same
+// frame in one record, a frame the guest never had. The records after the
+// splice lose their 4 KiB alignment, so payloads are copied as well as
+// mapped. The plan must leave what the streaming receiver leaves.
+TEST_F(LazyRestoreSim, PagePlanMatchesTheStreamingReceiverOnUnusualRecords) {
+  const std::string img = saved("vm.img");
+  auto bytes = read_all(img);
+  const auto recs = record_offsets(img);
+  std::uint64_t splice = 0;
+  for (const auto& rec : recs)
+    if (rec.type == libxc::code(libxc::RecordType::page_data))
+      splice = rec.offset + 8 + ((rec.length + 7) & ~7U);
+  ASSERT_GT(splice, 0U);
+
+  using libxc::PageType;
+  const auto e = [](std::uint64_t pfn, PageType t) { return libxc::make_pfn_entry(pfn, t); };
+  const std::uint64_t region = 0x200000 >> vm::kPageShift;     // the guest's pattern lives here
+  const std::uint64_t high = (28ULL << 20) >> vm::kPageShift;  // untouched RAM (of 32 MiB)
+  std::vector<std::vector<std::uint64_t>> records = {
+      {e(region, PageType::xalloc), e(region + 1, PageType::xalloc), e(region + 2, PageType::notab),
+       e(region + 3, PageType::notab), e(region + 3, PageType::xalloc)},
+      {e(region + 10, PageType::xtab), e(region + 11, PageType::xtab),
+       e(region + 12, PageType::notab), e(region + 12, PageType::xtab),
+       e(region + 13, PageType::xtab), e(region + 13, PageType::notab)},
+      {e(region + 10, PageType::notab), e(high, PageType::notab), e(high + 1, PageType::xalloc),
+       e(high + 2, PageType::notab), e(region + 11, PageType::xalloc)},
+  };
+  VectorSink sink;
+  libxc::Writer w(sink);
+  ASSERT_TRUE(w.write_header(libxc::StreamHeader{}));
+  ASSERT_TRUE(w.write_static_data_end());
+  const std::size_t skip = sink.data().size();
+  std::vector<std::byte> page(vm::kPageSize);
+  std::uint8_t fill = 0x11;
+  for (const auto& entries : records) {
+    std::vector<std::byte> payload;
+    for (std::uint64_t en : entries)
+      if (libxc::page_type_has_data(libxc::pfn_entry_type(en))) {
+        std::fill(page.begin(), page.end(), std::byte{fill++});
+        payload.insert(payload.end(), page.begin(), page.end());
+      }
+    ASSERT_TRUE(w.write_page_data(entries, Bytes(payload)));
+  }
+  const auto& extra = sink.data();
+  bytes.insert(bytes.begin() + static_cast<std::ptrdiff_t>(splice),
+               reinterpret_cast<const char*>(extra.data()) + skip,
+               reinterpret_cast<const char*>(extra.data()) + extra.size());
+  const std::string spliced = path("spliced.img");
+  write_all(spliced, bytes);
+
+  CountingFactory f;
+  auto streamed = receive_bytes(
+      std::span(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()), f.get());
+  ASSERT_TRUE(streamed) << streamed.error().message();
+  RestoreOptions o;
+  o.console = "-";
+  auto planned = restore_image(spliced, o);
+  ASSERT_TRUE(planned) << planned.error().message();
+  std::string why;
+  EXPECT_TRUE(same_memory(*streamed->domain, *planned->domain, &why)) << why;
+  EXPECT_GT(planned->stats.mapped_pages, 0U);
+  EXPECT_LT(planned->stats.mapped_pages, planned->stats.data_pages);
+  // A few frames by hand, so both receivers being wrong alike is caught too.
+  const vm::MemoryMap map = planned->domain->memory_map();
+  const auto all = [&](std::uint64_t pfn, std::uint8_t v) {
+    const std::byte* p = planned->domain->page(pfn);
+    return std::all_of(p, p + vm::kPageSize, [v](std::byte b) { return b == std::byte{v}; });
+  };
+  EXPECT_TRUE(all(region, 0)) << "re-sent as zero";
+  EXPECT_TRUE(all(region + 2, 0x11));
+  EXPECT_FALSE(map.contains(region + 12));
+  EXPECT_TRUE(map.contains(region + 13));
+  EXPECT_TRUE(all(region + 10, 0x15)) << "removed, then sent again";
+  EXPECT_TRUE(all(region + 11, 0)) << "removed, then allocated again";
+  EXPECT_TRUE(all(high + 2, 0x17));
+  planned->domain->shutdown();
+  streamed->domain->shutdown();
+}
+
+// The plan merges what continues: a tern image of a filled guest becomes
+// one populate and one map per PAGE_DATA record at most, never per page.
+TEST_F(LazyRestoreSim, PagePlanWorksPerExtentNotPerPage) {
+  const std::string img = saved("vm.img");
+  const auto bytes = read_all(img);
+  const Bytes view(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size());
+  PagePlan plan(MappedImage{-1, view});
+  ReceiverOptions ro;
+  ro.image = MappedImage{-1, view};
+  ro.on_page_data = [&plan](const libxc::Record& r, const libxc::PageData& pd) {
+    return plan.add(r, pd);
+  };
+  MemorySource src(view);
+  auto pre = receive_stream(src, ro);
+  ASSERT_TRUE(pre) << pre.error().message();
+  std::uint64_t page_records = 0;
+  for (const auto& rec : record_offsets(img))
+    if (rec.type == libxc::code(libxc::RecordType::page_data)) ++page_records;
+  std::uint64_t mapped = 0;
+  for (const PageOp& op : plan.ops()) {
+    EXPECT_TRUE(op.kind == PageOp::Kind::populate || op.kind == PageOp::Kind::map)
+        << static_cast<int>(op.kind);
+    if (op.kind == PageOp::Kind::map) {
+      mapped += op.count;
+      EXPECT_EQ(op.file_offset % vm::kPageSize, 0U);
+    }
+  }
+  EXPECT_EQ(mapped, pre->stats.data_pages);
+  EXPECT_LE(plan.ops().size(), 2 * page_records);
+  EXPECT_LT(plan.ops().size(), pre->stats.data_pages / 100);
+}
+
 // KVM: the real thing. The guest is paused mid-run, saved with O_DIRECT,
 // restored lazily into a fresh domain (memory compared host-side before it
 // runs), and finishes its passes with zero errors; the image is unchanged
@@ -256,6 +429,62 @@ TEST_F(LazyRestoreKvm, RestoredGuestFinishesCleanAndNeverWritesTheImage) {
   r->domain->shutdown();
   r->domain.reset();
   EXPECT_EQ(read_all(img), before) << "the guest's writes reached the image";
+}
+
+// The domain is created (irqchip, PIT, vCPUs on threads of their own) while
+// the image is validated; an image found corrupt at its very end must still
+// be refused before any vCPU entered KVM_RUN, and the domain be gone.
+TEST_F(LazyRestoreKvm, CorruptImageIsRefusedBeforeAnyVcpuRuns) {
+  const std::string cmd = "passes=8 mib=8 ws=8 io=gp";
+  auto src = make(cmd, 2, "src.log", 64);
+  ASSERT_NE(src, nullptr);
+  ASSERT_TRUE(src->start());
+  ASSERT_TRUE(wait_console("src.log", "pass 2:")) << read_file(console_path("src.log"));
+  vm::DomainConfig c;
+  c.memory_bytes = 64ULL << 20;
+  c.vcpus = 2;
+  c.cmdline = cmd;
+  const std::string img = console_path("vm.img");
+  save_to_file(*src, c, vm::Backend::kvm, img);
+  src->shutdown();
+  auto bytes = read_all(img);
+  const auto recs = record_offsets(img);
+  RecordAt last_pages{0, 0, 0}, ctx{0, 0, 0};
+  for (const auto& rec : recs) {
+    if (rec.type == libxc::code(libxc::RecordType::page_data)) last_pages = rec;
+    if (rec.type == libxc::code(libxc::RecordType::hvm_context)) ctx = rec;
+  }
+  ASSERT_GT(last_pages.offset, 0U);
+  ASSERT_GT(ctx.offset, 0U);
+  struct Case {
+    const char* what;
+    std::vector<char> bytes;
+  };
+  std::vector<Case> cases{{"last page record: pfn BROKEN", bytes},
+                          {"state blob corrupted", bytes},
+                          {"truncated before the end", bytes}};
+  cases[0].bytes[last_pages.offset + 16 + 7] = static_cast<char>(0xd0);
+  cases[1].bytes[ctx.offset + 8] ^= static_cast<char>(0xff);
+  cases[2].bytes.resize(bytes.size() - 4);
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.what);
+    const std::string bad = console_path("bad.img");
+    write_all(bad, k.bytes);
+    trace::clear();
+    RestoreOptions o;
+    o.console = console_path("bad.log");
+    auto r = restore_image(bad, o);
+    ASSERT_FALSE(r) << "accepted";
+    ASSERT_EQ(trace::dropped(), 0U);
+    bool created = false, ran = false;
+    for (const trace::Span& s : trace::spans()) {
+      created = created || s.name == "kvm.create_vm";
+      ran = ran || s.name.find("first_run") != std::string_view::npos;
+    }
+    EXPECT_TRUE(created) << "no domain was created in parallel: the test lost its point";
+    EXPECT_FALSE(ran) << "a vCPU entered KVM_RUN for a refused image";
+    EXPECT_EQ(read_file(console_path("bad.log")), "");
+  }
 }
 
 // A 4 GiB guest working above the 3-4 GiB hole (its frames from 4 GiB up):
