@@ -3,6 +3,7 @@
 #include <cstring>
 #include <vector>
 
+#include "migrate/prefault.hpp"
 #include "migrate/state_blob.hpp"
 #include "stream/libxl/stream_reader.hpp"
 #include "stream/xl/xl_header.hpp"
@@ -30,6 +31,7 @@ class Receiver {
   Expected<ReceiveResult> run() {
     const auto t0 = Clock::now();
     auto r = read_all();
+    stop_prefault();  // before the domain can go away
     if (!r) {
       if (out_.domain) out_.domain->shutdown();  // never a partial VM
       out_.domain.reset();
@@ -70,6 +72,7 @@ class Receiver {
           break;
       }
     }
+    stop_prefault();
     if (opts_.expect_end_of_input) TERN_TRY(reader.expect_end_of_input());
     if (!blob_)
       return make_error(Errc::invalid, "the stream has no HVM_CONTEXT record (no vCPU state)");
@@ -158,7 +161,15 @@ class Receiver {
     if (!d)
       return std::unexpected(d.error().context(fmt::format("{}: creating the domain", where(r))));
     out_.domain = std::move(*d);
+    if (opts_.prefault) prefault_ = std::make_unique<Prefaulter>(*out_.domain, frame_limit_);
     return {};
+  }
+
+  void stop_prefault() {
+    if (!prefault_) return;
+    prefault_->stop();
+    out_.stats.prefaulted_bytes = prefault_->bytes();
+    prefault_.reset();
   }
 
   Expected<void> on_pages(const libxc::Record& r) {
@@ -317,6 +328,7 @@ class Receiver {
   std::uint64_t frame_limit_ = 0;  // frames at or above it cannot exist in the VM
   bool lazy_;                      // map aligned payloads (until the backend says it cannot)
   std::uint64_t run_pfn_ = 0, run_off_ = 0, run_len_ = 0;  // pending file-mapped run
+  std::unique_ptr<Prefaulter> prefault_;
 };
 
 }  // namespace

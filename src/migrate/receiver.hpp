@@ -50,7 +50,8 @@ struct ReceiveStats {
   std::uint64_t zero_pages = 0;
   std::uint64_t xtab_pages = 0;
   std::chrono::nanoseconds total{0};
-  std::chrono::nanoseconds state{0};  // decode + check + load of the state
+  std::chrono::nanoseconds state{0};   // decode + check + load of the state
+  std::uint64_t prefaulted_bytes = 0;  // ReceiverOptions::prefault
   // Set by restore_image: the validate-only pass, and creating the domain.
   std::chrono::nanoseconds validate{0};
   std::chrono::nanoseconds create{0};  // (the two overlap)
@@ -81,6 +82,9 @@ struct ReceiverOptions {
   std::optional<MappedImage> image;
   // A file must end right after the libxl END; a connection may carry more.
   bool expect_end_of_input = true;
+  // Pre-fault the new domain's RAM on a thread of its own while the stream
+  // fills it (prefault.hpp); stopped when the stream ends.
+  bool prefault = false;
 };
 
 Expected<ReceiveResult> receive_stream(ByteSource& src, const ReceiverOptions& opts);

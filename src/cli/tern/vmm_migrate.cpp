@@ -99,6 +99,17 @@ json Vmm::migrate(const json& req, const ControlServer::Emit& emit) {
           {"bytes", st->bytes},
           {"pages_per_round", rounds},
           {"stop_reason", st->stop_reason},
+          {"paused_at_ns", st->paused_at.count()},
+          {"switch_over",
+           {{"pause_ms", ms(st->switch_over.pause)},
+            {"final_sync_ms", ms(st->switch_over.final_sync)},
+            {"report_ms", ms(st->switch_over.report)},
+            {"final_send_ms", ms(st->switch_over.final_send)},
+            {"final_pages", st->switch_over.final_pages},
+            {"final_bytes", st->switch_over.final_bytes},
+            {"state_save_ms", ms(st->switch_over.state_save)},
+            {"finish_ms", ms(st->switch_over.finish)},
+            {"commit_ms", ms(st->switch_over.commit)}}},
           {"max_throttle", st->max_throttle},
           {"not_converging", st->not_converging}};
 }
