@@ -105,7 +105,9 @@ def tern_run(args, size, dirty, prefault):
                        max_throttle=s.get("max_throttle"), final_mib=so.get("final_bytes", 0) / 2**20,
                        final_send_ms=so.get("final_send_ms"), final_sync_ms=so.get("final_sync_ms"),
                        state_ms=(so.get("state_save_ms") or 0) + (so.get("finish_ms") or 0),
-                       commit_ms=so.get("commit_ms"))
+                       commit_ms=so.get("commit_ms"),
+                       round_ms=[round(x["ms"], 1) for x in s.get("pages_per_round", [])],
+                       round_mib=[round(x["bytes"] / 2**20, 1) for x in s.get("pages_per_round", [])])
             src.wait(timeout=30)
             # The destination runs the guest (an idle guest prints nothing until its pause ends).
             for _ in range(600):
