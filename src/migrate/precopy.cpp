@@ -53,6 +53,7 @@ class PreCopy {
     auto last_collect = Clock::now();  // the dirty log covers round 0 from here
     TERN_TRY(sender_.begin(config_));
     TERN_TRY_ASSIGN(auto r0, sender_.send_all());
+    TERN_TRY(catch_up(r0));
     account(r0);
     vm::DirtyBitmap pending;
     for (unsigned after_first = 0;; ++after_first) {
@@ -83,12 +84,14 @@ class PreCopy {
         stats_.max_throttle = std::max(stats_.max_throttle, throttle_);
       }
       TERN_TRY_ASSIGN(auto r, sender_.send(pending));
+      TERN_TRY(catch_up(r));
       account(r);
     }
 
     // Stop and copy. Each step is timed: stats_.switch_over says where the
     // downtime went.
     SwitchOver& so = stats_.switch_over;
+    so.receiver_backlog = backlog_;
     const auto paused_at = Clock::now();
     stats_.paused_at = paused_at.time_since_epoch();
     TERN_TRY(d_.pause());
@@ -137,6 +140,16 @@ class PreCopy {
     return {};
   }
 
+  // Waits for the destination to apply what was sent (MigrateOptions::catch_up).
+  Expected<void> catch_up(RoundStats& r) {
+    if (!o_.catch_up) return {};
+    const auto t = Clock::now();
+    TERN_TRY_ASSIGN(const std::uint64_t acked, o_.catch_up(sender_.bytes()));
+    backlog_ = sender_.bytes() > acked ? sender_.bytes() - acked : 0;
+    r.time += Clock::now() - t;
+    return {};
+  }
+
   void account(const RoundStats& r) {
     stats_.rounds.push_back(r);
     sent_pages_ += r.data_pages + r.zero_pages + r.xtab_pages;
@@ -178,6 +191,7 @@ class PreCopy {
   double bandwidth_ = 0;
   double throttle_ = 0;
   std::uint64_t sent_pages_ = 0;
+  std::uint64_t backlog_ = 0;  // sent, not yet acknowledged (catch_up)
 };
 
 }  // namespace

@@ -59,6 +59,13 @@ struct MigrateOptions {
   // The destination's commit handshake, after the stream is complete. Its
   // success is the point of no return: the source then stays paused.
   std::function<Expected<void>()> commit;
+  // Waits (bounded) until the destination has applied `sent` stream bytes
+  // and returns how many it has (ReceiverProgress). Called after every
+  // round: the round's time includes the wait (so the bandwidth estimate is
+  // what the destination absorbs), and the guest is paused only once the
+  // destination has caught up — a backlog queued in socket buffers would be
+  // applied inside the downtime. Unset: no waiting.
+  std::function<Expected<std::uint64_t>(std::uint64_t sent)> catch_up;
   // Tests only: skip the final dirty sync, to prove a test notices.
   bool final_sync = true;
 };
@@ -76,6 +83,9 @@ struct SwitchOver {
   std::chrono::nanoseconds commit{0};
   std::uint64_t final_pages = 0;
   std::uint64_t final_bytes = 0;
+  // Stream bytes sent but not yet acknowledged by the destination at the
+  // pause (with MigrateOptions::catch_up; 0 without).
+  std::uint64_t receiver_backlog = 0;
 };
 
 struct MigrateStats {

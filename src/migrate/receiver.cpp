@@ -195,7 +195,9 @@ class Receiver {
         ++out_.stats.data_pages;
     }
     if (!out_.domain) return {};
-    return apply_pages(r, pd);
+    TERN_TRY(apply_pages(r, pd));
+    if (opts_.on_pages_applied) opts_.on_pages_applied(src_.offset() - start_);
+    return {};
   }
 
   // Two passes: first the map changes (populate runs, XTAB removals) in

@@ -85,6 +85,9 @@ struct ReceiverOptions {
   // Pre-fault the new domain's RAM on a thread of its own while the stream
   // fills it (prefault.hpp); stopped when the stream ends.
   bool prefault = false;
+  // Called after each PAGE_DATA record is applied with the stream bytes
+  // consumed so far (a migration destination sends them as ACKs).
+  std::function<void(std::uint64_t consumed)> on_pages_applied;
 };
 
 Expected<ReceiveResult> receive_stream(ByteSource& src, const ReceiverOptions& opts);

@@ -67,6 +67,8 @@ int run_receive(const ReceiveArgs& a) {
   migrate::ReceiverOptions ro;
   ro.expect_end_of_input = false;  // the commit handshake follows on this connection
   ro.prefault = a.prefault;
+  const int conn_fd = conn->get();
+  ro.on_pages_applied = [conn_fd](std::uint64_t n) { migrate::destination_ack(conn_fd, n); };
   ro.factory = [&](const migrate::ImageConfig& c) {
     return vm::create_domain(backend.value_or(c.backend), c.domain_config(a.console));
   };
