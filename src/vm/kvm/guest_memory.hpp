@@ -1,5 +1,5 @@
-// Guest RAM: one anonymous private mapping in the VMM (2 MiB-aligned,
-// advised for transparent huge pages), cut into KVM memory slots that leave
+// Guest RAM: one anonymous private mapping in the VMM (2 MiB-aligned;
+// advised for transparent huge pages with TERN_GUEST_THP=1), cut into KVM memory slots that leave
 // the 3-4 GiB hole for device MMIO (the in-kernel IOAPIC and local APIC
 // live at 0xfec00000 / 0xfee00000). The mapping never moves, so page()
 // pointers stay valid for the domain's lifetime; a depopulated page is
@@ -96,6 +96,7 @@ class GuestMemory {
   // Puts anonymous memory back under the file-backed frames of the range. mu_ held.
   Expected<void> unmap_file(std::uint64_t first, std::uint64_t count);
 
+  bool thp_ = false;  // MADV_HUGEPAGE (TERN_GUEST_THP=1)
   UniqueFd pagemap_;  // /proc/self/pagemap, for next_data_run (may be closed)
   std::byte* base_ = nullptr;
   std::uint64_t ram_bytes_ = 0;
