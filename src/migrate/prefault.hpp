@@ -11,7 +11,9 @@
 // the guest's RAM in resident memory, as QEMU's -mem-prealloc does.
 //
 // Frames it touches read zero as before; the destination's memory map is
-// not changed. stop() (also the destructor) ends it within one step.
+// not changed. stop() (also the destructor) ends it within one step; the
+// receiver stops it when round 0 is over, so it never competes with the
+// short later rounds and the switch-over.
 #pragma once
 
 #include <atomic>

@@ -195,6 +195,12 @@ class Receiver {
         ++out_.stats.data_pages;
     }
     if (!out_.domain) return {};
+    // Round 0 arrives in ascending frame order; a record starting below the
+    // last frame seen begins a later round: pre-faulting (for round 0) ends.
+    if (pd.count > 0) {
+      if (prefault_ && pd.pfn(0) < last_pfn_) stop_prefault();
+      last_pfn_ = pd.pfn(pd.count - 1);
+    }
     TERN_TRY(apply_pages(r, pd));
     if (opts_.on_pages_applied) opts_.on_pages_applied(src_.offset() - start_);
     return {};
@@ -331,6 +337,7 @@ class Receiver {
   bool lazy_;                      // map aligned payloads (until the backend says it cannot)
   std::uint64_t run_pfn_ = 0, run_off_ = 0, run_len_ = 0;  // pending file-mapped run
   std::unique_ptr<Prefaulter> prefault_;
+  std::uint64_t last_pfn_ = 0;  // last frame of the previous PAGE_DATA record
 };
 
 }  // namespace

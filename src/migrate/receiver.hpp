@@ -82,8 +82,9 @@ struct ReceiverOptions {
   std::optional<MappedImage> image;
   // A file must end right after the libxl END; a connection may carry more.
   bool expect_end_of_input = true;
-  // Pre-fault the new domain's RAM on a thread of its own while the stream
-  // fills it (prefault.hpp); stopped when the stream ends.
+  // Pre-fault the new domain's RAM on a thread of its own while round 0
+  // fills it (prefault.hpp); stopped when a later round begins (a record
+  // starting below the last frame seen) or the stream ends.
   bool prefault = false;
   // Called after each PAGE_DATA record is applied with the stream bytes
   // consumed so far (a migration destination sends them as ACKs).

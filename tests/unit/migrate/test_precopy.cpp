@@ -40,11 +40,14 @@ struct Pair {
 // The destination: receives, commits, and hands back the (not yet running)
 // domain, or the error.
 // With `acks`, it reports its progress (ACK lines) as `tern receive` does.
-std::future<Expected<ReceiveResult>> start_destination(int fd, bool acks = false) {
-  return std::async(std::launch::async, [fd, acks]() -> Expected<ReceiveResult> {
+// With `prefault`, it pre-faults the domain's RAM during round 0.
+std::future<Expected<ReceiveResult>> start_destination(int fd, bool acks = false,
+                                                       bool prefault = false) {
+  return std::async(std::launch::async, [fd, acks, prefault]() -> Expected<ReceiveResult> {
     io::FdSource src(fd);
     ReceiverOptions ro;
     ro.expect_end_of_input = false;
+    ro.prefault = prefault;
     ro.factory = CountingFactory{}.get();
     if (acks) ro.on_pages_applied = [fd](std::uint64_t n) { destination_ack(fd, n); };
     auto r = receive_stream(src, ro);
@@ -83,9 +86,9 @@ class SlowSink final : public ByteSink {
 };
 
 Outcome migrate_pair(vm::Domain& src, const vm::DomainConfig& cfg, MigrateOptions o,
-                     double link_bps = 0, bool acks = false) {
+                     double link_bps = 0, bool acks = false, bool prefault = false) {
   Pair p;
-  auto dst = start_destination(p.dst.get(), acks);
+  auto dst = start_destination(p.dst.get(), acks, prefault);
   io::FdSink fd_sink(p.src.get());
   SlowSink slow(fd_sink, link_bps);
   ByteSink& sink = link_bps > 0 ? static_cast<ByteSink&>(slow) : fd_sink;
@@ -387,6 +390,25 @@ TEST(PreCopy, MigrationWithAcksOverTheRealPathIsClean) {
   o.max_downtime = 1ms;
   o.max_iterations = 5;
   Outcome out = migrate_pair(*src, cfg, o, 0, /*acks=*/true);
+  expect_clean_switch_over(*src, out);
+}
+
+TEST(PreCopy, PrefaultingDestinationEndsWithTheSourceMemory) {
+  // The pre-fault thread touches every frame (ballooned-out ones too) while
+  // the stream writes, populates and removes them: the destination must
+  // still end with exactly the source's map and contents.
+  const auto cfg = sim_config("passes=150 mib=16 ws=4 balloon=2048,8", 2, 64ULL << 20);
+  auto src = make_sim(cfg);
+  ASSERT_TRUE(src->start());
+  pause_mid_pass(*src, 3);
+  ASSERT_TRUE(src->resume());
+  MigrateOptions o;
+  o.max_downtime = 1ms;
+  o.max_iterations = 4;
+  Outcome out = migrate_pair(*src, cfg, o, 0, /*acks=*/true, /*prefault=*/true);
+  ASSERT_TRUE(out.dst) << out.dst.error().message();
+  EXPECT_LE(out.dst->stats.prefaulted_bytes, cfg.memory_bytes);
+  EXPECT_EQ(out.dst->stats.prefaulted_bytes % (2 << 20), 0U);
   expect_clean_switch_over(*src, out);
 }
 
