@@ -136,8 +136,11 @@ class Receiver {
         return make_error(Errc::unsupported,
                           "{}: checkpointed streams (Remus/COLO) cannot be restored by tern",
                           where(r));
+      case T::x86_tsc_info:
+        stop_prefault();  // the pages are over: the state records follow
+        return {};
       default:
-        return {};  // MSR policy, TSC info, HVM params, END: nothing to apply
+        return {};  // MSR policy, HVM params, END: nothing to apply
     }
   }
 

@@ -84,7 +84,8 @@ struct ReceiverOptions {
   bool expect_end_of_input = true;
   // Pre-fault the new domain's RAM on a thread of its own while round 0
   // fills it (prefault.hpp); stopped when a later round begins (a record
-  // starting below the last frame seen) or the stream ends.
+  // starting below the last frame seen), the state records begin, or the
+  // stream ends.
   bool prefault = false;
   // Called after each PAGE_DATA record is applied with the stream bytes
   // consumed so far (a migration destination sends them as ACKs).
