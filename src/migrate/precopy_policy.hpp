@@ -59,7 +59,10 @@ class PreCopyPolicy {
   static constexpr double kWirePageBytes = 4096 + 8;
   static constexpr std::uint64_t kTinyPages = 64;
   static constexpr int kTinyDivisor = 20;
-  static constexpr double kShrinkFactor = 0.5;
+  // A round "helps" while it leaves at most this much of what it sent: the
+  // rounds then form a geometric series (total cost at most 5x the first
+  // such round), each shorter than the last, and the final set is smaller.
+  static constexpr double kShrinkFactor = 0.8;
   static constexpr double kThrottleStep = 0.2;
   static constexpr double kMaxThrottle = 0.9;
 

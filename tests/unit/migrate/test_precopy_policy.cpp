@@ -47,10 +47,10 @@ TEST(PreCopyPolicy, TinySetStopsAtOnce) {
 
 TEST(PreCopyPolicy, FittingSetThatStillShrinksGetsAnotherRound) {
   // A 64 MiB working set: round 0 leaves 40 ms worth (fits 50 ms), round 1
-  // cuts it to 15 ms worth (< half): keep going; round 2 leaves 12 ms worth
-  // (not under half of 15): stop, further rounds stop helping.
+  // cuts it to 15 ms worth (< 0.8 of 40): keep going; round 2 leaves 13 ms
+  // worth (more than 0.8 of 15): stop, further rounds stop helping.
   PreCopyPolicy p({50ms, 30, 0ns, false});
-  const std::uint64_t r0 = pages_in_ms(40), r1 = pages_in_ms(15), r2 = pages_in_ms(12);
+  const std::uint64_t r0 = pages_in_ms(40), r1 = pages_in_ms(15), r2 = pages_in_ms(13);
   Decision d = p.decide(after_round(0, 262144, r0));
   EXPECT_FALSE(d.stop) << "the set after round 0 fits, but one more round may shrink it";
   d = p.decide(after_round(1, r0, r1));
