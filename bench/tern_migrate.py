@@ -112,7 +112,7 @@ def tern_run(args, size, dirty, prefault):
                        max_throttle=s.get("max_throttle"), final_mib=so.get("final_bytes", 0) / 2**20,
                        final_send_ms=so.get("final_send_ms"), final_sync_ms=so.get("final_sync_ms"),
                        state_ms=(so.get("state_save_ms") or 0) + (so.get("finish_ms") or 0),
-                       commit_ms=so.get("commit_ms"),
+                       commit_ms=so.get("commit_ms"), pause_ms=so.get("pause_ms"), report_ms=so.get("report_ms"),
                        round_ms=[round(x["ms"], 1) for x in s.get("pages_per_round", [])],
                        round_mib=[round(x["bytes"] / 2**20, 1) for x in s.get("pages_per_round", [])])
             src.wait(timeout=30)
