@@ -2,14 +2,14 @@
 
 #include <algorithm>
 
+#include "migrate/precopy_policy.hpp"
+
 namespace tern::migrate {
 
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Bytes a page costs on the wire (payload + pfn entry), for the estimate.
-constexpr double kWirePageBytes = vm::kPageSize + 8;
 // Rounds smaller than this say little about the link; keep the estimate.
 constexpr std::uint64_t kMinSampleBytes = 1 << 20;
 
@@ -26,7 +26,11 @@ SenderOptions with_hooks(const MigrateOptions& o) {
 class PreCopy {
  public:
   PreCopy(vm::Domain& d, const ImageConfig& c, ByteSink& sink, const MigrateOptions& o)
-      : d_(d), config_(c), o_(o), sender_(d, sink, with_hooks(o)) {}
+      : d_(d),
+        config_(c),
+        o_(o),
+        sender_(d, sink, with_hooks(o)),
+        policy_(PolicyOptions{o.max_downtime, o.max_iterations, o.timeout, o.auto_converge}) {}
 
   Expected<MigrateStats> run() {
     t0_ = Clock::now();
@@ -49,53 +53,82 @@ class PreCopy {
     auto last_collect = Clock::now();  // the dirty log covers round 0 from here
     TERN_TRY(sender_.begin(config_));
     TERN_TRY_ASSIGN(auto r0, sender_.send_all());
+    TERN_TRY(catch_up(r0));
     account(r0);
     vm::DirtyBitmap pending;
-    for (unsigned iter = 1;; ++iter) {
+    for (unsigned after_first = 0;; ++after_first) {
       TERN_TRY_ASSIGN(pending, d_.collect_dirty());
       const auto now = Clock::now();
       const double secs = std::chrono::duration<double>(now - last_collect).count();
       last_collect = now;
-      Progress p = progress(pending.count(), secs);
+      RoundObservation obs;
+      obs.rounds_after_first = after_first;
+      obs.pending_pages = pending.count();
+      obs.sent_pages = stats_.rounds.back().planned;
+      obs.sent_all = after_first == 0;
+      obs.bandwidth_bps = bandwidth_;
+      obs.dirty_rate_pps = secs > 0 ? static_cast<double>(obs.pending_pages) / secs : 0;
+      obs.elapsed = now - t0_;
+      const Decision dec = policy_.decide(obs);
+      Progress p = progress(obs, dec);
+      stats_.not_converging |= dec.not_converging;
       report(p);
       if (o_.cancelled && o_.cancelled()) return make_error(Errc::usage, "migration cancelled");
-      if (p.expected_downtime <= o_.max_downtime) {
-        stats_.stop_reason = "downtime";
+      if (dec.stop) {
+        stats_.stop_reason = std::string(dec.reason);
         break;
       }
-      if (iter > o_.max_iterations) {
-        stats_.stop_reason = "max-iterations";
-        break;
-      }
-      if (o_.timeout.count() > 0 && now - t0_ >= o_.timeout) {
-        stats_.stop_reason = "timeout";
-        break;
-      }
-      if (p.not_converging && o_.auto_converge && throttle_ < 0.9) {
-        throttle_ = std::min(0.9, throttle_ + 0.2);
+      if (dec.throttle != throttle_) {
+        throttle_ = dec.throttle;
         d_.set_throttle(throttle_);
-        stats_.max_throttle = throttle_;
+        stats_.max_throttle = std::max(stats_.max_throttle, throttle_);
       }
       TERN_TRY_ASSIGN(auto r, sender_.send(pending));
+      TERN_TRY(catch_up(r));
       account(r);
     }
 
-    // Stop and copy.
+    // Stop and copy. Each step is timed: stats_.switch_over says where the
+    // downtime went.
+    SwitchOver& so = stats_.switch_over;
+    so.receiver_backlog = backlog_;
     const auto paused_at = Clock::now();
+    stats_.paused_at = paused_at.time_since_epoch();
     TERN_TRY(d_.pause());
     paused_ = true;
+    so.pause = Clock::now() - paused_at;
+    auto lap = [t = Clock::now()](std::chrono::nanoseconds& into) mutable {
+      const auto n = Clock::now();
+      into = n - t;
+      t = n;
+    };
     if (o_.final_sync) {
       TERN_TRY_ASSIGN(auto last, d_.collect_dirty());
       pending.merge(last);
     }
-    Progress p = progress(pending.count(), 0);
+    lap(so.final_sync);
+    RoundObservation obs;
+    obs.pending_pages = pending.count();
+    obs.bandwidth_bps = bandwidth_;
+    obs.elapsed = Clock::now() - t0_;
+    Decision final_dec;
+    final_dec.stop = true;
+    final_dec.expected_downtime = PreCopyPolicy::expected_downtime(obs.pending_pages, bandwidth_);
+    Progress p = progress(obs, final_dec);
     p.phase = Progress::Phase::stop_and_copy;
     report(p);
+    lap(so.report);
     TERN_TRY_ASSIGN(auto rf, sender_.send(pending));
     account(rf);
+    so.final_pages = rf.planned;
+    so.final_bytes = rf.bytes;
+    lap(so.final_send);
     TERN_TRY_ASSIGN(auto state, d_.save_state());
+    lap(so.state_save);
     TERN_TRY(sender_.finish(state));
+    lap(so.finish);
     if (o_.commit) TERN_TRY(o_.commit());
+    lap(so.commit);
     stats_.downtime = Clock::now() - paused_at;
     stats_.total = Clock::now() - t0_;
     stats_.bytes = sender_.bytes();
@@ -104,6 +137,16 @@ class PreCopy {
     p.phase = Progress::Phase::committed;
     p.elapsed = stats_.total;
     report(p);
+    return {};
+  }
+
+  // Waits for the destination to apply what was sent (MigrateOptions::catch_up).
+  Expected<void> catch_up(RoundStats& r) {
+    if (!o_.catch_up) return {};
+    const auto t = Clock::now();
+    TERN_TRY_ASSIGN(const std::uint64_t acked, o_.catch_up(sender_.bytes()));
+    backlog_ = sender_.bytes() > acked ? sender_.bytes() - acked : 0;
+    r.time += Clock::now() - t;
     return {};
   }
 
@@ -118,21 +161,18 @@ class PreCopy {
     }
   }
 
-  Progress progress(std::uint64_t dirty, double secs) {
+  Progress progress(const RoundObservation& obs, const Decision& dec) {
     Progress p;
     p.round = static_cast<unsigned>(stats_.rounds.size() - 1);
     p.sent_pages = sent_pages_;
     p.sent_bytes = sender_.bytes();
-    p.dirty_pages = dirty;
+    p.dirty_pages = obs.pending_pages;
     p.bandwidth_bps = bandwidth_;
-    p.dirty_rate_pps = secs > 0 ? static_cast<double>(dirty) / secs : 0;
-    const double bw = std::max(bandwidth_, 1.0);
-    p.expected_downtime = std::chrono::nanoseconds(
-        static_cast<std::int64_t>(static_cast<double>(dirty) * kWirePageBytes / bw * 1e9));
+    p.dirty_rate_pps = obs.dirty_rate_pps;
+    p.expected_downtime = dec.expected_downtime;
     p.elapsed = Clock::now() - t0_;
-    p.throttle = throttle_;
-    p.not_converging = p.dirty_rate_pps * kWirePageBytes >= 0.9 * bw;
-    stats_.not_converging |= p.not_converging && secs > 0;
+    p.throttle = dec.stop ? throttle_ : dec.throttle;
+    p.not_converging = dec.not_converging;
     return p;
   }
 
@@ -144,12 +184,14 @@ class PreCopy {
   const ImageConfig& config_;
   const MigrateOptions& o_;
   StreamSender sender_;
+  PreCopyPolicy policy_;
   MigrateStats stats_;
   Clock::time_point t0_;
   bool paused_ = false;
   double bandwidth_ = 0;
   double throttle_ = 0;
   std::uint64_t sent_pages_ = 0;
+  std::uint64_t backlog_ = 0;  // sent, not yet acknowledged (catch_up)
 };
 
 }  // namespace

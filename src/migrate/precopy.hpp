@@ -1,11 +1,12 @@
 // Live migration by pre-copy (issue F): round 0 sends all populated memory
 // while the guest runs; each later round sends what the guest (and the VMM,
 // and the balloon) dirtied during the previous one. After every dirty-log
-// collection the policy estimates the link's bandwidth (bytes of the last
-// rounds over their send time) and the guest's dirty rate, and stops the
-// guest as soon as the remaining dirty set would go out within
-// max_downtime. Then: pause, ONE FINAL DIRTY SYNC (what was dirtied since
-// the last collection — skipping it loses pages), the last pages, the
+// collection the engine estimates the link's bandwidth (bytes of the last
+// rounds over their send time) and the guest's dirty rate, and
+// PreCopyPolicy (precopy_policy.hpp) decides: another round while rounds
+// still shrink the dirty set meaningfully, stop-and-copy once it fits
+// max_downtime and further rounds stop helping (or it is tiny). Then: pause, ONE FINAL DIRTY SYNC
+// (what was dirtied since the last collection — skipping it loses pages), the last pages, the
 // vCPU/VM state, and the commit handshake with the destination.
 //
 // Bounded by max_iterations and timeout (then the stop-and-copy happens
@@ -58,8 +59,33 @@ struct MigrateOptions {
   // The destination's commit handshake, after the stream is complete. Its
   // success is the point of no return: the source then stays paused.
   std::function<Expected<void>()> commit;
+  // Waits (bounded) until the destination has applied `sent` stream bytes
+  // and returns how many it has (ReceiverProgress). Called after every
+  // round: the round's time includes the wait (so the bandwidth estimate is
+  // what the destination absorbs), and the guest is paused only once the
+  // destination has caught up — a backlog queued in socket buffers would be
+  // applied inside the downtime. Unset: no waiting.
+  std::function<Expected<std::uint64_t>(std::uint64_t sent)> catch_up;
   // Tests only: skip the final dirty sync, to prove a test notices.
   bool final_sync = true;
+};
+
+// Where the downtime went: the steps between the pause and the commit, in
+// order (they add up to MigrateStats::downtime, give or take the clock reads).
+struct SwitchOver {
+  std::chrono::nanoseconds pause{0};       // vCPUs parked
+  std::chrono::nanoseconds final_sync{0};  // the final dirty-log collection
+  std::chrono::nanoseconds report{0};      // the stop-and-copy progress callback
+  std::chrono::nanoseconds final_send{0};  // the last pages written to the link
+  std::chrono::nanoseconds state_save{0};  // vCPU/VM state captured
+  std::chrono::nanoseconds finish{0};      // state records and END written
+  // Destination reads the rest, applies the state, says READY; source says GO.
+  std::chrono::nanoseconds commit{0};
+  std::uint64_t final_pages = 0;
+  std::uint64_t final_bytes = 0;
+  // Stream bytes sent but not yet acknowledged by the destination at the
+  // pause (with MigrateOptions::catch_up; 0 without).
+  std::uint64_t receiver_backlog = 0;
 };
 
 struct MigrateStats {
@@ -67,7 +93,11 @@ struct MigrateStats {
   std::uint64_t bytes = 0;
   std::chrono::nanoseconds total{0};
   std::chrono::nanoseconds downtime{0};  // pause to commit
-  std::string stop_reason;               // "downtime", "max-iterations", "timeout"
+  SwitchOver switch_over;
+  // steady_clock (CLOCK_MONOTONIC) time of the pause: a destination on the
+  // same host compares it with its resume time for the full downtime.
+  std::chrono::nanoseconds paused_at{0};
+  std::string stop_reason;  // "downtime", "max-iterations", "timeout" (precopy_policy.hpp)
   double max_throttle = 0;
   bool not_converging = false;  // the guest outran the link at some point
 };

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <vector>
 
+#include "migrate/prefault.hpp"
 #include "migrate/state_blob.hpp"
 #include "stream/libxl/stream_reader.hpp"
 #include "stream/xl/xl_header.hpp"
@@ -30,6 +31,7 @@ class Receiver {
   Expected<ReceiveResult> run() {
     const auto t0 = Clock::now();
     auto r = read_all();
+    stop_prefault();  // before the domain can go away
     if (!r) {
       if (out_.domain) out_.domain->shutdown();  // never a partial VM
       out_.domain.reset();
@@ -70,6 +72,7 @@ class Receiver {
           break;
       }
     }
+    stop_prefault();
     if (opts_.expect_end_of_input) TERN_TRY(reader.expect_end_of_input());
     if (!blob_)
       return make_error(Errc::invalid, "the stream has no HVM_CONTEXT record (no vCPU state)");
@@ -133,8 +136,11 @@ class Receiver {
         return make_error(Errc::unsupported,
                           "{}: checkpointed streams (Remus/COLO) cannot be restored by tern",
                           where(r));
+      case T::x86_tsc_info:
+        stop_prefault();  // the pages are over: the state records follow
+        return {};
       default:
-        return {};  // MSR policy, TSC info, HVM params, END: nothing to apply
+        return {};  // MSR policy, HVM params, END: nothing to apply
     }
   }
 
@@ -158,7 +164,15 @@ class Receiver {
     if (!d)
       return std::unexpected(d.error().context(fmt::format("{}: creating the domain", where(r))));
     out_.domain = std::move(*d);
+    if (opts_.prefault) prefault_ = std::make_unique<Prefaulter>(*out_.domain, frame_limit_);
     return {};
+  }
+
+  void stop_prefault() {
+    if (!prefault_) return;
+    prefault_->stop();
+    out_.stats.prefaulted_bytes = prefault_->bytes();
+    prefault_.reset();
   }
 
   Expected<void> on_pages(const libxc::Record& r) {
@@ -185,7 +199,15 @@ class Receiver {
     }
     if (opts_.on_page_data) return opts_.on_page_data(r, pd);
     if (!out_.domain) return {};
-    return apply_pages(r, pd);
+    // Round 0 arrives in ascending frame order; a record starting below the
+    // last frame seen begins a later round: pre-faulting (for round 0) ends.
+    if (pd.count > 0) {
+      if (prefault_ && pd.pfn(0) < last_pfn_) stop_prefault();
+      last_pfn_ = pd.pfn(pd.count - 1);
+    }
+    TERN_TRY(apply_pages(r, pd));
+    if (opts_.on_pages_applied) opts_.on_pages_applied(src_.offset() - start_);
+    return {};
   }
 
   // Two passes: first the map changes (populate runs, XTAB removals) in
@@ -318,6 +340,8 @@ class Receiver {
   std::uint64_t frame_limit_ = 0;  // frames at or above it cannot exist in the VM
   bool lazy_;                      // map aligned payloads (until the backend says it cannot)
   std::uint64_t run_pfn_ = 0, run_off_ = 0, run_len_ = 0;  // pending file-mapped run
+  std::unique_ptr<Prefaulter> prefault_;
+  std::uint64_t last_pfn_ = 0;  // last frame of the previous PAGE_DATA record
 };
 
 }  // namespace

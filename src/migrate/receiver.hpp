@@ -51,7 +51,8 @@ struct ReceiveStats {
   std::uint64_t zero_pages = 0;
   std::uint64_t xtab_pages = 0;
   std::chrono::nanoseconds total{0};
-  std::chrono::nanoseconds state{0};  // decode + check + load of the state
+  std::chrono::nanoseconds state{0};   // decode + check + load of the state
+  std::uint64_t prefaulted_bytes = 0;  // ReceiverOptions::prefault
   // Set by restore_image: the validate-only pass, and creating the domain.
   std::chrono::nanoseconds validate{0};
   std::chrono::nanoseconds create{0};  // (the two overlap)
@@ -94,6 +95,14 @@ struct ReceiverOptions {
       on_page_data;
   // A file must end right after the libxl END; a connection may carry more.
   bool expect_end_of_input = true;
+  // Pre-fault the new domain's RAM on a thread of its own while round 0
+  // fills it (prefault.hpp); stopped when a later round begins (a record
+  // starting below the last frame seen), the state records begin, or the
+  // stream ends.
+  bool prefault = false;
+  // Called after each PAGE_DATA record is applied with the stream bytes
+  // consumed so far (a migration destination sends them as ACKs).
+  std::function<void(std::uint64_t consumed)> on_pages_applied;
 };
 
 Expected<ReceiveResult> receive_stream(ByteSource& src, const ReceiverOptions& opts);

@@ -1,7 +1,7 @@
 // Which frames a sender may send as zero (XALLOC) without reading them:
 // those the backend reports as never written (Domain::next_data_run, e.g.
-// holes of the KVM backend's memfd). Reading such a frame would not only
-// cost time: a read fault on a memfd hole allocates the page, so a save of a
+// pages of the KVM backend's RAM never faulted in). Reading such a frame would
+// not only cost time: a read fault can allocate the page, so a save of a
 // large, mostly untouched guest would grow the VMM by the untouched memory.
 //
 // Caches the backend's answer as a window, so a run of data frames costs one

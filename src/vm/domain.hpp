@@ -108,7 +108,7 @@ class Domain {
   // Save side: the first run [first, end) of frames at or after `pfn` that
   // may hold data. Frames in [pfn, first) read as zero and were never
   // written, and a sender should not read them: reading an untouched frame
-  // can allocate memory for it (a memfd hole does). Frames in the run must
+  // can allocate memory for it. Frames in the run must
   // be read to know. The default knows nothing: {pfn, kMaxPfn + 1}.
   [[nodiscard]] virtual FrameRun next_data_run(std::uint64_t pfn) const {
     return {pfn, kMaxPfn + 1};

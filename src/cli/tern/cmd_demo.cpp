@@ -201,6 +201,8 @@ int run_demo(const DemoArgs& a) {
   o.auto_converge = true;
   const int fd = conn->get();
   o.commit = [fd] { return migrate::source_commit(fd, 60s); };
+  migrate::ReceiverProgress dst_progress(fd);
+  o.catch_up = [&dst_progress](std::uint64_t sent) { return dst_progress.wait_for(sent, 5s); };
   o.progress = [&](const migrate::Progress& p) {
     if (tty) draw(p);
   };

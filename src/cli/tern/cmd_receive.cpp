@@ -26,6 +26,7 @@ struct ReceiveArgs {
   std::string api;
   std::string console;
   bool json = false;
+  bool prefault = false;
   unsigned link_timeout_s = 30;
 };
 
@@ -65,6 +66,9 @@ int run_receive(const ReceiveArgs& a) {
   io::FdSource src(conn->get());
   migrate::ReceiverOptions ro;
   ro.expect_end_of_input = false;  // the commit handshake follows on this connection
+  ro.prefault = a.prefault;
+  const int conn_fd = conn->get();
+  ro.on_pages_applied = [conn_fd](std::uint64_t n) { migrate::destination_ack(conn_fd, n); };
   ro.factory = [&](const migrate::ImageConfig& c) {
     return vm::create_domain(backend.value_or(c.backend), c.domain_config(a.console));
   };
@@ -74,6 +78,7 @@ int run_receive(const ReceiveArgs& a) {
     fmt::print(stderr, "tern receive: refused: {}\n", r.error().message());
     return kExitRefused;
   }
+  const auto stream_done = std::chrono::steady_clock::now();
   if (auto c = migrate::destination_commit(conn->get(), std::chrono::seconds(a.link_timeout_s));
       !c) {
     r->domain->shutdown();
@@ -81,10 +86,13 @@ int run_receive(const ReceiveArgs& a) {
                c.error().message());
     return kExitRefused;
   }
+  const auto go = std::chrono::steady_clock::now();
   if (auto s = r->domain->resume(); !s) {
     fmt::print(stderr, "tern receive: resuming the VM: {}\n", s.error().message());
     return kExitVmmError;
   }
+  // steady_clock is CLOCK_MONOTONIC: comparable with the source's paused_at_ns.
+  const auto resumed = std::chrono::steady_clock::now();
   const vm::Backend used = backend.value_or(r->config.backend);
   const auto& st = r->stats;
   if (a.json) {
@@ -92,10 +100,14 @@ int run_receive(const ReceiveArgs& a) {
         {"backend", std::string(vm::backend_name(used))},
         {"bytes", st.bytes},
         {"pages", {{"data", st.data_pages}, {"zero", st.zero_pages}, {"xtab", st.xtab_pages}}},
+        {"prefaulted_bytes", st.prefaulted_bytes},
         {"times_ms",
          {{"stream", ms(st.total)},
           {"state", ms(st.state)},
-          {"to_running", ms(std::chrono::steady_clock::now() - t0)}}}};
+          {"commit", ms(go - stream_done)},
+          {"resume", ms(resumed - go)},
+          {"to_running", ms(resumed - t0)}}},
+        {"resumed_at_ns", resumed.time_since_epoch().count()}};
     fmt::print("{}\n", j.dump());
     std::fflush(stdout);
   } else {
@@ -120,6 +132,8 @@ void add_receive(CLI::App& app, Context& ctx) {
   cmd->add_option("--console", a->console,
                   "COM1 output file (appended; default stdout, - discards)");
   cmd->add_flag("--json", a->json, "print a JSON summary when the VM runs");
+  cmd->add_flag("--prefault", a->prefault,
+                "pre-fault the VM's RAM on a second thread while the stream arrives");
   cmd->add_option("--link-timeout", a->link_timeout_s,
                   "seconds without data from the source before the stream counts as broken")
       ->check(CLI::Range(1, 3600))

@@ -78,6 +78,10 @@ json Vmm::migrate(const json& req, const ControlServer::Emit& emit) {
   o.cancelled = [this] { return cancel_; };
   const int fd = conn->get();
   o.commit = [fd, link_timeout] { return migrate::source_commit(fd, link_timeout); };
+  migrate::ReceiverProgress dst_progress(fd);
+  o.catch_up = [&dst_progress, link_timeout](std::uint64_t sent) {
+    return dst_progress.wait_for(sent, std::min<std::chrono::milliseconds>(link_timeout, 5s));
+  };
   const auto cfg = migrate::ImageConfig::from(config_, backend_);
   auto st = migrate::migrate_domain(*domain_, cfg, sink, o);
   migrating_ = false;
@@ -99,6 +103,18 @@ json Vmm::migrate(const json& req, const ControlServer::Emit& emit) {
           {"bytes", st->bytes},
           {"pages_per_round", rounds},
           {"stop_reason", st->stop_reason},
+          {"paused_at_ns", st->paused_at.count()},
+          {"switch_over",
+           {{"pause_ms", ms(st->switch_over.pause)},
+            {"final_sync_ms", ms(st->switch_over.final_sync)},
+            {"report_ms", ms(st->switch_over.report)},
+            {"final_send_ms", ms(st->switch_over.final_send)},
+            {"final_pages", st->switch_over.final_pages},
+            {"final_bytes", st->switch_over.final_bytes},
+            {"receiver_backlog", st->switch_over.receiver_backlog},
+            {"state_save_ms", ms(st->switch_over.state_save)},
+            {"finish_ms", ms(st->switch_over.finish)},
+            {"commit_ms", ms(st->switch_over.commit)}}},
           {"max_throttle", st->max_throttle},
           {"not_converging", st->not_converging}};
 }

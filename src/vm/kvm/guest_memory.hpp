@@ -1,15 +1,17 @@
-// Guest RAM: one memfd mapped once into the VMM, cut into KVM memory slots
-// that leave the 3-4 GiB hole for device MMIO (the in-kernel IOAPIC and
-// local APIC live at 0xfec00000 / 0xfee00000). The mapping never moves, so
-// page() pointers stay valid for the domain's lifetime; a depopulated page
-// is a hole punched in the memfd and reads as zero, to the VMM and the guest.
+// Guest RAM: one anonymous private mapping in the VMM (2 MiB-aligned;
+// advised for transparent huge pages with TERN_GUEST_THP=1), cut into KVM memory slots that leave
+// the 3-4 GiB hole for device MMIO (the in-kernel IOAPIC and local APIC
+// live at 0xfec00000 / 0xfee00000). The mapping never moves, so page()
+// pointers stay valid for the domain's lifetime; a depopulated page is
+// dropped (MADV_DONTNEED) and reads as zero, to the VMM and the guest.
 //
 // Lazy restore (map_file): a private, copy-on-write mapping of an image
 // file is placed over the VMM's mapping of some frames (MAP_FIXED). KVM
 // resolves guest frames through these host addresses at fault time and
 // follows mapping changes through its MMU notifier, so the guest reads the
 // file's pages and its writes land in private copies. Depopulating such a
-// frame puts the memfd back under it first, so it reads zero as any other.
+// frame puts anonymous memory back under it first, so it reads zero as any
+// other.
 //
 // It also owns the memory map (which frames are populated, with its
 // generation counter) and the record of frames the VMM itself wrote while
@@ -38,7 +40,7 @@ struct RamSlot {
   std::uint32_t id = 0;      // KVM memory slot number
   std::uint64_t gpa = 0;     // guest-physical start
   std::uint64_t size = 0;    // bytes
-  std::uint64_t offset = 0;  // offset in the memfd
+  std::uint64_t offset = 0;  // offset in the RAM mapping
   std::byte* host = nullptr;
   [[nodiscard]] std::uint64_t first_pfn() const { return gpa >> kPageShift; }
   [[nodiscard]] std::uint64_t pages() const { return size >> kPageShift; }
@@ -63,13 +65,14 @@ class GuestMemory {
 
   // Fails naming the range when part of it lies outside the slots.
   Expected<void> populate(std::uint64_t first_pfn, std::uint64_t count);
-  // Punches the frames out of the memfd (they read zero afterwards).
+  // Drops the frames' memory (they read zero afterwards).
   Expected<void> depopulate(std::uint64_t first_pfn, std::uint64_t count);
 
   // Backs populated frames by `fd` from `offset` (Domain::map_file).
   Expected<void> map_file(std::uint64_t first_pfn, std::uint64_t count, int fd,
                           std::uint64_t offset);
-  // Domain::next_data_run: memfd holes (SEEK_DATA) that no file backs.
+  // Domain::next_data_run: pages that were never faulted in (pagemap) and
+  // that no file backs.
   [[nodiscard]] FrameRun next_data_run(std::uint64_t pfn) const;
   [[nodiscard]] std::uint64_t file_backed_pages() const;
 
@@ -90,10 +93,11 @@ class GuestMemory {
   template <typename F>
   Expected<void> for_slots(std::uint64_t first, std::uint64_t count, F&& f) const;
   [[nodiscard]] const RamSlot* slot_of(std::uint64_t pfn) const;
-  // Puts the memfd back under the file-backed frames of the range. mu_ held.
+  // Puts anonymous memory back under the file-backed frames of the range. mu_ held.
   Expected<void> unmap_file(std::uint64_t first, std::uint64_t count);
 
-  UniqueFd memfd_;
+  bool thp_ = false;  // MADV_HUGEPAGE (TERN_GUEST_THP=1)
+  UniqueFd pagemap_;  // /proc/self/pagemap, for next_data_run (may be closed)
   std::byte* base_ = nullptr;
   std::uint64_t ram_bytes_ = 0;
   std::vector<RamSlot> slots_;

@@ -39,12 +39,17 @@ struct Pair {
 
 // The destination: receives, commits, and hands back the (not yet running)
 // domain, or the error.
-std::future<Expected<ReceiveResult>> start_destination(int fd) {
-  return std::async(std::launch::async, [fd]() -> Expected<ReceiveResult> {
+// With `acks`, it reports its progress (ACK lines) as `tern receive` does.
+// With `prefault`, it pre-faults the domain's RAM during round 0.
+std::future<Expected<ReceiveResult>> start_destination(int fd, bool acks = false,
+                                                       bool prefault = false) {
+  return std::async(std::launch::async, [fd, acks, prefault]() -> Expected<ReceiveResult> {
     io::FdSource src(fd);
     ReceiverOptions ro;
     ro.expect_end_of_input = false;
+    ro.prefault = prefault;
     ro.factory = CountingFactory{}.get();
+    if (acks) ro.on_pages_applied = [fd](std::uint64_t n) { destination_ack(fd, n); };
     auto r = receive_stream(src, ro);
     if (!r) {
       destination_refuse(fd, r.error().message());
@@ -81,9 +86,9 @@ class SlowSink final : public ByteSink {
 };
 
 Outcome migrate_pair(vm::Domain& src, const vm::DomainConfig& cfg, MigrateOptions o,
-                     double link_bps = 0) {
+                     double link_bps = 0, bool acks = false, bool prefault = false) {
   Pair p;
-  auto dst = start_destination(p.dst.get());
+  auto dst = start_destination(p.dst.get(), acks, prefault);
   io::FdSink fd_sink(p.src.get());
   SlowSink slow(fd_sink, link_bps);
   ByteSink& sink = link_bps > 0 ? static_cast<ByteSink&>(slow) : fd_sink;
@@ -281,8 +286,10 @@ TEST(PreCopy, GuestOutrunningTheLinkIsReportedAndThrottled) {
     EXPECT_TRUE(reported);
     EXPECT_TRUE(out.stats->not_converging);
     EXPECT_EQ(out.stats->stop_reason, "max-iterations");
-    if (auto_converge) EXPECT_GE(out.stats->max_throttle, 0.6);
-    else EXPECT_EQ(out.stats->max_throttle, 0.0);
+    if (auto_converge)
+      EXPECT_GE(out.stats->max_throttle, 0.6);
+    else
+      EXPECT_EQ(out.stats->max_throttle, 0.0);
     std::string why;
     EXPECT_TRUE(same_memory(*src, *out.dst->domain, &why)) << why;
     src->shutdown();
@@ -327,6 +334,82 @@ TEST(PreCopy, RandomizedMigrationsWithBalloonActivity) {
     ++migrated;
   }
   EXPECT_GE(migrated, 9);
+}
+
+TEST(PreCopy, SourceWaitsForTheDestinationToCatchUpBeforePausing) {
+  // A destination that applies pages slowly (a 40 MB/s "memory") behind
+  // a fast link: without waiting, the pause would find megabytes queued.
+  const auto cfg = sim_config("passes=400 mib=4 ws=4 pause=2000", 1, 32ULL << 20);
+  auto src = make_sim(cfg);
+  ASSERT_TRUE(src->start());
+  Pair p;
+  auto dst = std::async(std::launch::async, [fd = p.dst.get()]() -> Expected<ReceiveResult> {
+    io::FdSource s(fd);
+    ReceiverOptions ro;
+    ro.expect_end_of_input = false;
+    ro.factory = CountingFactory{}.get();
+    ro.on_pages_applied = [fd](std::uint64_t n) {
+      std::this_thread::sleep_for(2ms);  // per record
+      destination_ack(fd, n);
+    };
+    auto r = receive_stream(s, ro);
+    if (!r) return r;
+    if (auto c = destination_commit(fd, 10s); !c) return std::unexpected(c.error());
+    return r;
+  });
+  io::FdSink sink(p.src.get());
+  ReceiverProgress progress(p.src.get());
+  MigrateOptions o;
+  o.max_downtime = 20ms;
+  o.max_iterations = 4;
+  o.sender.max_batch = 64;  // many records: many ACKs
+  const int fd = p.src.get();
+  std::vector<std::uint64_t> waited_for;
+  o.catch_up = [&](std::uint64_t sent) {
+    waited_for.push_back(sent);
+    return progress.wait_for(sent, 10s);
+  };
+  o.commit = [fd] { return source_commit(fd, 10s); };  // skips ACKs still unread
+  Outcome out;
+  out.stats = migrate_domain(*src, ImageConfig::from(cfg, vm::Backend::sim), sink, o);
+  if (!out.stats) p.src.reset();  // the destination sees the connection close
+  out.dst = dst.get();
+  ASSERT_TRUE(out.stats) << out.stats.error().message();
+  ASSERT_TRUE(out.dst) << out.dst.error().message();
+  EXPECT_EQ(waited_for.size(), out.stats->rounds.size() - 1) << "one wait per live round";
+  EXPECT_EQ(out.stats->switch_over.receiver_backlog, 0U);
+  EXPECT_GE(progress.acked(), waited_for.back());
+  expect_clean_switch_over(*src, out);
+}
+
+TEST(PreCopy, MigrationWithAcksOverTheRealPathIsClean) {
+  const auto cfg = sim_config("passes=150 mib=16 ws=4 balloon=2048,8", 2, 64ULL << 20);
+  auto src = make_sim(cfg);
+  ASSERT_TRUE(src->start());
+  MigrateOptions o;
+  o.max_downtime = 1ms;
+  o.max_iterations = 5;
+  Outcome out = migrate_pair(*src, cfg, o, 0, /*acks=*/true);
+  expect_clean_switch_over(*src, out);
+}
+
+TEST(PreCopy, PrefaultingDestinationEndsWithTheSourceMemory) {
+  // The pre-fault thread touches every frame (ballooned-out ones too) while
+  // the stream writes, populates and removes them: the destination must
+  // still end with exactly the source's map and contents.
+  const auto cfg = sim_config("passes=150 mib=16 ws=4 balloon=2048,8", 2, 64ULL << 20);
+  auto src = make_sim(cfg);
+  ASSERT_TRUE(src->start());
+  pause_mid_pass(*src, 3);
+  ASSERT_TRUE(src->resume());
+  MigrateOptions o;
+  o.max_downtime = 1ms;
+  o.max_iterations = 4;
+  Outcome out = migrate_pair(*src, cfg, o, 0, /*acks=*/true, /*prefault=*/true);
+  ASSERT_TRUE(out.dst) << out.dst.error().message();
+  EXPECT_LE(out.dst->stats.prefaulted_bytes, cfg.memory_bytes);
+  EXPECT_EQ(out.dst->stats.prefaulted_bytes % (2 << 20), 0U);
+  expect_clean_switch_over(*src, out);
 }
 
 TEST(PreCopy, SparseFourTibGuestWithAHighBalloon) {

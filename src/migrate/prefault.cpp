@@ -1,0 +1,45 @@
+#include "migrate/prefault.hpp"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14
+#endif
+
+namespace tern::migrate {
+
+namespace {
+constexpr std::uint64_t kStepPages = 512;  // 2 MiB
+}
+
+Prefaulter::Prefaulter(vm::Domain& d, std::uint64_t end_pfn)
+    : thread_([this, &d, end_pfn] { run(d, end_pfn); }) {}
+
+void Prefaulter::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void Prefaulter::run(vm::Domain& d, std::uint64_t end_pfn) {
+  for (std::uint64_t pfn = 0; pfn < end_pfn && !stop_.load(std::memory_order_relaxed);
+       pfn += kStepPages) {
+    const std::uint64_t n = std::min(kStepPages, end_pfn - pfn);
+    std::byte* first = d.page(pfn);
+    // Only a step whose frames are one contiguous piece of host memory (the
+    // KVM backend's slots are; a step across a slot edge is skipped).
+    if (first == nullptr || d.page(pfn + n - 1) != first + (n - 1) * vm::kPageSize) continue;
+    if (::madvise(first, n * vm::kPageSize, MADV_POPULATE_WRITE) != 0) {
+      if (errno == EINVAL) {  // the kernel does not know the advice
+        supported_ = false;
+        return;
+      }
+      continue;  // e.g. ENOMEM: leave this step to the receiver's copies
+    }
+    bytes_.fetch_add(n * vm::kPageSize, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace tern::migrate
