@@ -26,7 +26,7 @@ std::string where(const libxc::Record& r) {
 class Receiver {
  public:
   Receiver(ByteSource& src, const ReceiverOptions& opts)
-      : src_(src), opts_(opts), start_(src.offset()), lazy_(opts.image.has_value()) {}
+      : src_(src), opts_(opts), start_(src.offset()) {}
 
   Expected<ReceiveResult> run() {
     const auto t0 = Clock::now();
@@ -273,59 +273,14 @@ class Receiver {
       // later in the same record removed it again.
       const bool present = !has_xtab || map_.contains(pfn);
       if (t == static_cast<unsigned>(libxc::PageType::xalloc)) {
-        if (present && was_present_[i]) {  // re-sent as zero
-          TERN_TRY(flush_run(r));          // (the frame may be in the pending run)
-          std::memset(d.page(pfn), 0, page_size);
-        }
+        if (present && was_present_[i]) std::memset(d.page(pfn), 0, page_size);  // re-sent as zero
         continue;
       }
       const std::byte* src = pd.pages.data() + data * page_size;
       ++data;
       if (!present) continue;
-      TERN_TRY_ASSIGN(const bool mapped, add_to_run(r, pfn, src));
-      if (!mapped) std::memcpy(d.page(pfn), src, page_size);
+      std::memcpy(d.page(pfn), src, page_size);
     }
-    return flush_run(r);
-  }
-
-  // Lazy mode: adds the page at `src` (inside the mapped image) for frame
-  // `pfn` to the pending run of file-mapped frames, flushing the run first
-  // when the page does not continue it. False when the page is to be copied
-  // (the pending run is then flushed, so pages land in stream order).
-  Expected<bool> add_to_run(const libxc::Record& r, std::uint64_t pfn, const std::byte* src) {
-    if (!lazy_) return false;  // (no run is pending then)
-    const auto off = static_cast<std::uint64_t>(src - opts_.image->bytes.data());
-    if (run_len_ != 0 && pfn == run_pfn_ + run_len_ && off == run_off_ + run_len_ * vm::kPageSize) {
-      ++run_len_;
-      return true;
-    }
-    TERN_TRY(flush_run(r));
-    if (off % vm::kPageSize != 0 || out_.stats.mapped_runs >= kMaxMappedRuns) return false;
-    run_pfn_ = pfn;
-    run_off_ = off;
-    run_len_ = 1;
-    return true;
-  }
-
-  // Maps the pending run; if the backend cannot, copies it and every later
-  // page.
-  Expected<void> flush_run(const libxc::Record& r) {
-    if (run_len_ == 0) return {};
-    vm::Domain& d = *out_.domain;
-    const std::uint64_t pfn = run_pfn_, n = run_len_, off = run_off_;
-    run_len_ = 0;
-    auto ok = d.map_file(pfn, n, opts_.image->fd, off);
-    if (ok) {
-      out_.stats.mapped_pages += n;
-      ++out_.stats.mapped_runs;
-      return {};
-    }
-    if (ok.error().code() != Errc::unsupported)
-      return std::unexpected(ok.error().context(where(r)));
-    lazy_ = false;
-    for (std::uint64_t k = 0; k < n; ++k)
-      std::memcpy(d.page(pfn + k), opts_.image->bytes.data() + off + k * vm::kPageSize,
-                  vm::kPageSize);
     return {};
   }
 
@@ -338,8 +293,6 @@ class Receiver {
   vm::MemoryMap map_;  // the destination's map, as this receiver built it
   std::vector<bool> was_present_;
   std::uint64_t frame_limit_ = 0;  // frames at or above it cannot exist in the VM
-  bool lazy_;                      // map aligned payloads (until the backend says it cannot)
-  std::uint64_t run_pfn_ = 0, run_off_ = 0, run_len_ = 0;  // pending file-mapped run
   std::unique_ptr<Prefaulter> prefault_;
   std::uint64_t last_pfn_ = 0;  // last frame of the previous PAGE_DATA record
 };

@@ -19,12 +19,9 @@
 // payloads: restore runs it first over a file so that a bad image is
 // refused before anything is touched.
 //
-// Lazy mode (ReceiverOptions::image): the stream is a whole file mapped in
-// memory. Runs of page payloads that sit 4 KiB-aligned in the file are not
-// copied but mapped into the guest, copy-on-write (Domain::map_file): the
-// guest reads them from the file when it first touches them. Payloads that
-// are not aligned, runs beyond kMaxMappedRuns, and backends without
-// map_file are copied as usual.
+// A lazy restore from a file maps page payloads into the guest instead of
+// copying them: it records them during the validate-only pass
+// (ReceiverOptions::on_page_data, page_plan.hpp) and applies them after.
 #pragma once
 
 #include <chrono>
@@ -86,8 +83,6 @@ struct MappedImage {
 struct ReceiverOptions {
   // Null: validate only.
   DomainFactory factory;
-  // Lazy mode (see above); the source must be a MemorySource over `bytes`.
-  std::optional<MappedImage> image;
   // Validate-only mode: called with each validated PAGE_DATA record, its
   // payload a view into the source (not skipped): a restore records its
   // page plan this way (page_plan.hpp) and applies it after the walk.

@@ -89,7 +89,6 @@ Expected<ReceiveResult> restore_from(io::InputFile& input, const std::string& pa
   const auto v0 = Clock::now();
   ReceiverOptions vo;
   if (!opts.copy) {
-    vo.image = image;
     vo.on_page_data = [&plan](const stream::libxc::Record& r, const stream::libxc::PageData& pd) {
       return plan.add(r, pd);
     };

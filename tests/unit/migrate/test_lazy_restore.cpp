@@ -363,7 +363,6 @@ TEST_F(LazyRestoreSim, PagePlanWorksPerExtentNotPerPage) {
   const Bytes view(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size());
   PagePlan plan(MappedImage{-1, view});
   ReceiverOptions ro;
-  ro.image = MappedImage{-1, view};
   ro.on_page_data = [&plan](const libxc::Record& r, const libxc::PageData& pd) {
     return plan.add(r, pd);
   };
