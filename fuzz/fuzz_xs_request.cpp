@@ -15,6 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)tern::xs::decode_header(std::span(data, size));
 
   tern::xs::Daemon d;
+  d.control_may_write_files =
+      false;  // CONTROL logfile/memreport would create files named by the input
   auto& c = d.add_connection(nullptr);
   std::size_t cut = size ? data[0] % (size + 1) : 0;
   c.in.append(bytes.substr(0, cut));

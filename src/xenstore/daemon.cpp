@@ -774,6 +774,7 @@ Daemon::Reply Daemon::do_control(Connection& c, const Args& a) {
   }
   if (cmd == "logfile") {
     if (args.size() != 1) return fail(Err::einval);
+    if (!control_may_write_files) return fail(Err::eacces);
     std::FILE* f = std::fopen(std::string(args[0]).c_str(), "a");
     if (f == nullptr) return fail(Err::eio);
     if (trace_ != nullptr && trace_ != stderr) std::fclose(trace_);
@@ -784,6 +785,7 @@ Daemon::Reply Daemon::do_control(Connection& c, const Args& a) {
   if (cmd == "memreport") {
     std::string rep = memory_report();
     if (args.empty()) return text(rep);
+    if (!control_may_write_files) return fail(Err::eacces);
     std::FILE* f = std::fopen(std::string(args[0]).c_str(), "w");
     if (f == nullptr) return fail(Err::eio);
     std::fputs(rep.c_str(), f);

@@ -136,6 +136,9 @@ class Daemon {
   std::vector<std::uint64_t> attached;
   std::vector<std::unique_ptr<Transport>> retired;
   bool logging = false;
+  // CONTROL logfile / memreport FILE open files the client names; a daemon
+  // fed arbitrary requests (the fuzzer) turns that off and answers EACCES.
+  bool control_may_write_files = true;
   std::uint64_t next_conn_id = 1;
   std::map<std::string, ControlHandler, std::less<>> control_handlers;
   // Work that must not run in the middle of a request; the server runs it

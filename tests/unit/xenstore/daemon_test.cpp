@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstring>
 
 namespace tern::xs {
@@ -26,7 +29,8 @@ std::vector<Msg> take(Daemon& d, Connection& c) {
   std::string_view out(c.out);
   out.remove_prefix(c.out_sent);
   while (out.size() >= kHeaderSize) {
-    auto h = *decode_header(std::span(reinterpret_cast<const std::uint8_t*>(out.data()), out.size()));
+    auto h =
+        *decode_header(std::span(reinterpret_cast<const std::uint8_t*>(out.data()), out.size()));
     v.push_back({h.type, h.req_id, std::string(out.substr(kHeaderSize, h.len))});
     out.remove_prefix(kHeaderSize + h.len);
   }
@@ -58,7 +62,10 @@ TEST(Daemon, OwnWatchEventPrecedesReply) {
 TEST(Daemon, WatchDepthAndUnwatch) {
   Daemon d;
   auto& c = d.add_connection(nullptr);
-  send(d, c, Type::watch, std::string_view("/w\0t\0" "1\0", 7));
+  send(d, c, Type::watch,
+       std::string_view("/w\0t\0"
+                        "1\0",
+                        7));
   take(d, c);
   send(d, c, Type::write, std::string_view("/w/a/b\0v", 8));
   EXPECT_EQ(take(d, c).size(), 1u);  // depth 2 below: filtered
@@ -74,7 +81,8 @@ TEST(Daemon, RepliesInRequestOrderAcrossPipelinedRequests) {
   Daemon d;
   auto& c = d.add_connection(nullptr);
   for (std::uint32_t i = 1; i <= 50; ++i)
-    append_message(c.in, static_cast<std::uint32_t>(Type::write), i, 0, std::string_view("/k\0v", 4));
+    append_message(c.in, static_cast<std::uint32_t>(Type::write), i, 0,
+                   std::string_view("/k\0v", 4));
   append_message(c.in, static_cast<std::uint32_t>(Type::read), 51, 0, std::string_view("/k\0", 3));
   ASSERT_TRUE(d.process_input(c));
   auto m = take(d, c);
@@ -94,7 +102,8 @@ TEST(Daemon, UnreadOutputPausesInputAndEventsDropConnection) {
   Daemon d;
   auto& reader = d.add_connection(nullptr);
   // A long token makes every event about 3 KiB.
-  send(d, reader, Type::watch, "/" + std::string(1, '\0') + std::string(3000, 't') + std::string(1, '\0'));
+  send(d, reader, Type::watch,
+       "/" + std::string(1, '\0') + std::string(3000, 't') + std::string(1, '\0'));
   auto& writer = d.add_connection(nullptr);
   for (int i = 0; i < 4000 && !reader.closing; ++i) {
     std::string p = "/k" + std::to_string(i % 10) + std::string(1, '\0') + "v";
@@ -119,6 +128,27 @@ TEST(Daemon, UnknownTypesAndBadArguments) {
   EXPECT_EQ(m[1].payload, std::string("ENOSYS\0", 7));
   EXPECT_EQ(m[2].payload, std::string("EINVAL\0", 7));
   EXPECT_EQ(m[3].payload, std::string("ENOENT\0", 7));
+}
+
+// The fuzzer feeds the daemon arbitrary CONTROL requests: with file writes
+// turned off, logfile and memreport FILE are refused and create nothing.
+TEST(Daemon, ControlFileWritesCanBeTurnedOff) {
+  const std::string path = ::testing::TempDir() + "tern-xs-control-file-test.log";
+  std::remove(path.c_str());
+  Daemon d;
+  d.control_may_write_files = false;
+  auto& c = d.add_connection(nullptr);
+  send(d, c, Type::control, std::string("logfile\0", 8) + path + std::string(1, '\0'), 1);
+  send(d, c, Type::control, std::string("memreport\0", 10) + path + std::string(1, '\0'), 2);
+  send(d, c, Type::control, std::string_view("memreport\0", 10), 3);
+  auto m = take(d, c);
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0].type, static_cast<std::uint32_t>(Type::error));
+  EXPECT_EQ(m[0].payload, std::string("EACCES\0", 7));
+  EXPECT_EQ(m[1].type, static_cast<std::uint32_t>(Type::error));
+  EXPECT_EQ(m[2].type,
+            static_cast<std::uint32_t>(Type::control));  // the report as text still works
+  EXPECT_NE(::access(path.c_str(), F_OK), 0) << path << " was created";
 }
 
 }  // namespace
