@@ -43,10 +43,13 @@ struct AlignedBuffer {
 
 // A save-like sequence: an unaligned header, then records whose small part
 // ends the block so that page payloads start aligned, an unaligned tail,
-// and an aligned part at an unaligned offset (must go buffered).
-std::uint64_t write_sequence(ByteSink& s, std::vector<std::byte>& expect, std::size_t pages) {
+// and an aligned part at an unaligned offset (must go buffered). `mem` plays
+// guest memory: a pipelined sink reads it until drain(), so the caller owns
+// it and keeps it alive (and unchanged) past the sink's last write.
+std::uint64_t write_sequence(ByteSink& s, std::vector<std::byte>& expect,
+                             const AlignedBuffer& mem) {
+  const std::size_t pages = mem.size / 4096;
   std::mt19937 rng(42);
-  AlignedBuffer mem(pages * 4096);
   for (std::size_t i = 0; i < mem.size; ++i) mem.p[i] = static_cast<std::byte>(rng());
   std::vector<std::byte> small(5000);
   for (auto& b : small) b = static_cast<std::byte>(rng());
@@ -94,11 +97,12 @@ TEST_P(ImageFileSinkModes, FileHoldsExactlyTheBytesWritten) {
   o.direct = m.direct;
   o.pipeline = m.pipeline;
   o.depth = m.depth;
-  o.buffer = 8192;  // small, so the buffer is flushed mid-record too
+  o.buffer = 8192;                 // small, so the buffer is flushed mid-record too
+  AlignedBuffer mem(3000 * 4096);  // ~12 MiB; outlives the sink
   auto s = ImageFileSink::create(path.string(), o);
   ASSERT_TRUE(s) << s.error().message();
   std::vector<std::byte> expect;
-  const std::uint64_t aligned = write_sequence(**s, expect, 3000);  // ~12 MiB
+  const std::uint64_t aligned = write_sequence(**s, expect, mem);
   EXPECT_EQ((*s)->bytes_written(), expect.size());
   ASSERT_TRUE((*s)->drain());
   EXPECT_FALSE(std::filesystem::exists(path)) << "visible before commit";
@@ -127,10 +131,11 @@ TEST(ImageFileSink, UncommittedLeavesNothing) {
   {
     ImageFileSink::Options o;
     o.pipeline = true;
+    AlignedBuffer mem(600 * 4096);  // outlives the sink
     auto s = ImageFileSink::create(path.string(), o);
     ASSERT_TRUE(s);
     std::vector<std::byte> expect;
-    write_sequence(**s, expect, 600);
+    write_sequence(**s, expect, mem);
   }
   EXPECT_TRUE(std::filesystem::is_empty(dir));
   std::filesystem::remove_all(dir);
@@ -140,10 +145,11 @@ TEST(ImageFileSink, CommitReplacesAnExistingFileAtOnce) {
   const auto dir = temp_dir();
   const auto path = dir / "vm.img";
   std::ofstream(path) << "old image";
+  AlignedBuffer mem(100 * 4096);
   auto s = ImageFileSink::create(path.string());
   ASSERT_TRUE(s);
   std::vector<std::byte> expect;
-  write_sequence(**s, expect, 100);
+  write_sequence(**s, expect, mem);
   EXPECT_EQ(std::filesystem::file_size(path), 9U);  // still the old one
   ASSERT_TRUE((*s)->commit());
   EXPECT_EQ(read_file(path), expect);
