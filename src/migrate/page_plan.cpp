@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/trace.hpp"
+#include "migrate/record_map_update.hpp"
 
 namespace tern::migrate {
 
@@ -85,52 +86,17 @@ Expected<void> PagePlan::add(const libxc::Record& r, const libxc::PageData& pd) 
   const auto payload = static_cast<std::uint64_t>(pd.pages.data() - image_.bytes.data());
   if (add_fresh_run(pd, payload)) return {};
 
-  was_present_.assign(pd.count, false);
-  std::uint64_t run = 0, run_len = 0;  // frames to populate, pending
-  auto flush = [&]() -> Expected<void> {
-    if (run_len == 0) return {};
-    push(PageOp::Kind::populate, run, run_len, 0);
-    TERN_TRY(map_.add(run, run_len));
-    run_len = 0;
-    return {};
-  };
-  // Frames [absent_lo, absent_hi) are known absent from map_ (forgotten
-  // whenever map_ changes).
-  std::uint64_t absent_lo = 1, absent_hi = 0;
-  auto present = [&](std::uint64_t pfn) {
-    if (pfn >= absent_lo && pfn < absent_hi) return false;
-    const auto e = map_.extent_from(pfn);
-    if (e && e->first_pfn <= pfn) return true;
-    absent_lo = pfn;
-    absent_hi = e ? e->first_pfn : ~std::uint64_t{0};
-    return false;
-  };
-  bool has_xtab = false;
-  for (std::uint32_t i = 0; i < pd.count; ++i) {
-    const std::uint64_t pfn = pd.pfn(i);
-    if (pd.type(i) == kXtab) {
-      has_xtab = true;
-      TERN_TRY(flush());
-      absent_hi = 0;
-      if (map_.contains(pfn)) {
-        push(PageOp::Kind::depopulate, pfn, 1, 0);
-        TERN_TRY(map_.remove(pfn, 1));
-      }
-      continue;
-    }
-    const bool was = present(pfn);
-    if (was || (run_len != 0 && pfn >= run && pfn < run + run_len)) {
-      was_present_[i] = was;
-      continue;
-    }
-    if (run_len != 0 && pfn != run + run_len) {
-      TERN_TRY(flush());
-      absent_hi = 0;
-    }
-    if (run_len == 0) run = pfn;
-    ++run_len;
-  }
-  TERN_TRY(flush());
+  TERN_TRY_ASSIGN(const bool has_xtab,
+                  update_map_for_record(
+                      pd, map_, was_present_,
+                      [&](std::uint64_t first, std::uint64_t n) -> Expected<void> {
+                        push(PageOp::Kind::populate, first, n, 0);
+                        return {};
+                      },
+                      [&](std::uint64_t pfn) -> Expected<void> {
+                        push(PageOp::Kind::depopulate, pfn, 1, 0);
+                        return {};
+                      }));
 
   std::uint64_t data = 0;
   for (std::uint32_t i = 0; i < pd.count; ++i) {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "migrate/prefault.hpp"
+#include "migrate/record_map_update.hpp"
 #include "migrate/state_blob.hpp"
 #include "stream/libxl/stream_reader.hpp"
 #include "stream/xl/xl_header.hpp"
@@ -214,54 +215,19 @@ class Receiver {
   // entry order, then the contents.
   Expected<void> apply_pages(const libxc::Record& r, const libxc::PageData& pd) {
     vm::Domain& d = *out_.domain;
-    was_present_.assign(pd.count, false);
-    std::uint64_t run = 0, run_len = 0;
-    auto flush = [&]() -> Expected<void> {
-      if (run_len == 0) return {};
-      if (auto ok = d.populate(run, run_len); !ok)
-        return std::unexpected(ok.error().context(where(r)));
-      TERN_TRY(map_.add(run, run_len));
-      run_len = 0;
-      return {};
-    };
-    // Frames [absent_lo, absent_hi) are known absent from map_ (saves a
-    // tree lookup per frame; forgotten whenever map_ changes).
-    std::uint64_t absent_lo = 1, absent_hi = 0;
-    auto present = [&](std::uint64_t pfn) {
-      if (pfn >= absent_lo && pfn < absent_hi) return false;
-      const auto e = map_.extent_from(pfn);
-      if (e && e->first_pfn <= pfn) return true;
-      absent_lo = pfn;
-      absent_hi = e ? e->first_pfn : ~std::uint64_t{0};
-      return false;
-    };
-    bool has_xtab = false;
-    for (std::uint32_t i = 0; i < pd.count; ++i) {
-      const std::uint64_t pfn = pd.pfn(i);
-      if (pd.type(i) == static_cast<unsigned>(libxc::PageType::xtab)) {
-        has_xtab = true;
-        TERN_TRY(flush());
-        absent_hi = 0;
-        if (map_.contains(pfn)) {
-          if (auto ok = d.depopulate(pfn, 1); !ok)
-            return std::unexpected(ok.error().context(where(r)));
-          TERN_TRY(map_.remove(pfn, 1));
-        }
-        continue;
-      }
-      const bool was = present(pfn);
-      if (was || (run_len != 0 && pfn >= run && pfn < run + run_len)) {
-        was_present_[i] = was;
-        continue;
-      }
-      if (run_len != 0 && pfn != run + run_len) {
-        TERN_TRY(flush());
-        absent_hi = 0;
-      }
-      if (run_len == 0) run = pfn;
-      ++run_len;
-    }
-    TERN_TRY(flush());
+    TERN_TRY_ASSIGN(const bool has_xtab,
+                    update_map_for_record(
+                        pd, map_, was_present_,
+                        [&](std::uint64_t first, std::uint64_t n) -> Expected<void> {
+                          if (auto ok = d.populate(first, n); !ok)
+                            return std::unexpected(ok.error().context(where(r)));
+                          return {};
+                        },
+                        [&](std::uint64_t pfn) -> Expected<void> {
+                          if (auto ok = d.depopulate(pfn, 1); !ok)
+                            return std::unexpected(ok.error().context(where(r)));
+                          return {};
+                        }));
 
     const std::size_t page_size = vm::kPageSize;
     std::size_t data = 0;
