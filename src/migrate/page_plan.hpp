@@ -22,6 +22,17 @@
 
 namespace tern::migrate {
 
+// Each mapped run is a mapping of its own in the VMM (Linux allows about
+// 65530 per process by default); past this many runs, pages are copied.
+inline constexpr std::uint64_t kMaxMappedRuns = 16384;
+
+// The stream as a whole file: its mapping (the bytes the ByteSource reads)
+// and a descriptor of it for Domain::map_file.
+struct MappedImage {
+  int fd = -1;
+  Bytes bytes;
+};
+
 struct PageOp {
   enum class Kind : std::uint8_t { populate, depopulate, zero, map, copy };
   Kind kind = Kind::populate;

@@ -43,7 +43,7 @@ struct ReceiveStats {
   std::uint64_t bytes = 0;
   std::uint64_t records = 0;
   std::uint64_t data_pages = 0;
-  std::uint64_t mapped_pages = 0;  // data pages backed by the image file (lazy mode)
+  std::uint64_t mapped_pages = 0;  // data pages backed by the image file (lazy restore)
   std::uint64_t mapped_runs = 0;   // map_file calls that succeeded
   std::uint64_t zero_pages = 0;
   std::uint64_t xtab_pages = 0;
@@ -67,17 +67,6 @@ struct ReceiveResult {
   // fraction of a millisecond, so a restore drops it only once the guest
   // runs (reset() it then; the guest's own mappings of the image stay).
   std::shared_ptr<void> resources;
-};
-
-// Each mapped run is a mapping of its own in the VMM (Linux allows about
-// 65530 per process by default); past this many runs, pages are copied.
-inline constexpr std::uint64_t kMaxMappedRuns = 16384;
-
-// The stream as a whole file: its mapping (the bytes the ByteSource reads)
-// and a descriptor of it for Domain::map_file.
-struct MappedImage {
-  int fd = -1;
-  Bytes bytes;
 };
 
 struct ReceiverOptions {
