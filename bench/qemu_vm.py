@@ -14,8 +14,10 @@ the VM running).
 migrate: live-migrates the guest between two QEMUs over loopback TCP in the
 configurations the issue names (default; max-bandwidth raised; multifd with
 2 channels; each also with downtime-limit 50 ms), idle and dirtying, and
-reports QEMU's own total-time and downtime (source stop to destination
-start, as QEMU measures it).
+reports total time (migrate command -> destination running) and downtime
+(source STOP event -> destination RESUME event, from the QMP events' own
+timestamps), with QEMU's self-reported total-time and downtime (which end
+when the source has sent the last byte) alongside.
 
 Every QEMU is started by this script, talks QMP on a unix socket in a private
 temporary directory, and is stopped by PID. Prints one line per run, or JSON.
@@ -53,6 +55,7 @@ class Qmp:
                     raise RuntimeError(f"QMP socket {path} did not come up")
                 time.sleep(0.02)
         self.buf = b""
+        self.events = []  # QMP events seen so far, in order (each with its timestamp)
         self._read()  # greeting
         self.cmd("qmp_capabilities")
 
@@ -73,10 +76,30 @@ class Qmp:
         while True:
             r = self._read()
             if "event" in r:
+                self.events.append(r)
                 continue
             if "error" in r:
                 raise RuntimeError(f"QMP {name}: {r['error']}")
             return r.get("return")
+
+    def event_time(self, name, timeout=5.0):
+        """Wall-clock time (s) of the first `name` event, waiting up to
+        `timeout` for it; QEMU stamps events when it emits them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for e in self.events:
+                if e["event"] == name:
+                    return e["timestamp"]["seconds"] + e["timestamp"]["microseconds"] / 1e6
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError(f"no QMP {name} event within {timeout}s")
+            self.sock.settimeout(left)
+            try:
+                r = self._read()
+            finally:
+                self.sock.settimeout(None)
+            if "event" in r:
+                self.events.append(r)
 
 
 class Vm:
@@ -234,6 +257,7 @@ def migrate(args, size, dirty_mib, config, prealloc):
             port = free_port()
             dst.qmp.cmd("migrate-incoming", uri=f"tcp:127.0.0.1:{port}")
             t0 = time.monotonic()
+            t0_wall = time.time()
             src.qmp.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
             try:
                 r = wait_migration(src.qmp, args.timeout)
@@ -243,8 +267,17 @@ def migrate(args, size, dirty_mib, config, prealloc):
                 return out
             poll(lambda: True if dst.qmp.cmd("query-status")["status"] == "running" else None, 60)
             out["wall_s"] = time.monotonic() - t0
-            out["total_ms"] = r.get("total-time")
-            out["downtime_ms"] = r.get("downtime")
+            # The guest's pause as the issue defines it, the same way as for
+            # tern: source stop -> destination running, from the STOP event
+            # of the source and the RESUME event of the destination; total:
+            # the migrate command -> destination running. QEMU's own figures
+            # (its downtime ends when the source has sent the last byte, its
+            # total-time when the source completes) are kept as self_*.
+            stopped, resumed = src.qmp.event_time("STOP"), dst.qmp.event_time("RESUME")
+            out["downtime_ms"] = round((resumed - stopped) * 1e3, 2)
+            out["total_ms"] = round((resumed - t0_wall) * 1e3, 1)
+            out["self_total_ms"] = r.get("total-time")
+            out["self_downtime_ms"] = r.get("downtime")
             out["bytes"] = r.get("ram", {}).get("transferred")
             out["src_rss_mib"] = src.rss_kib() >> 10
             out["dst_rss_mib"] = dst.rss_kib() >> 10

@@ -1,9 +1,12 @@
-// Fuzzes the libxc reader, in both modes, and the v2->v3 conversion: any
+// Fuzzes the libxc reader, in all three modes (payloads read, skipped, or
+// deferred to the caller as a migration destination reads them), and the
+// v2->v3 conversion: any
 // byte sequence must yield events or a clean error, never a crash, an
 // out-of-bounds read or UB. Accepted streams must also convert and the
 // conversion must be accepted again as v3.
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "core/byte_sink.hpp"
 #include "stream/libxc/convert.hpp"
@@ -11,6 +14,29 @@
 
 using namespace tern;
 using namespace tern::stream::libxc;
+
+namespace {
+// Defer mode: every PAGE_DATA payload read to a scratch page or dropped.
+bool valid_deferred(Bytes in) {
+  MemorySource src(in);
+  ReaderOptions ro;
+  ro.defer_page_payloads = true;
+  Reader r(src, ro);
+  if (!r.read_header()) return false;
+  static std::byte scratch[65536];
+  std::vector<std::byte*> dest;
+  while (!r.ended()) {
+    auto e = r.next();
+    if (!e) return false;
+    const auto* pd = std::get_if<PageData>(&e->record.typed);
+    if (pd == nullptr || !pd->payload_pending) continue;
+    dest.assign(pd->data_pages, nullptr);
+    for (std::size_t i = 0; i < dest.size(); i += 2) dest[i] = scratch;
+    if (!r.read_page_payload(dest)) return false;
+  }
+  return static_cast<bool>(r.expect_end_of_input());
+}
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   Bytes in(reinterpret_cast<const std::byte*>(data), size);
@@ -20,6 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto fast = summarize(b, ReaderOptions{true});
   // Both modes agree on validity (skipping payloads must not hide errors).
   if (static_cast<bool>(full) != static_cast<bool>(fast)) __builtin_trap();
+  if (static_cast<bool>(full) != valid_deferred(in)) __builtin_trap();
   if (!full) return 0;
   MemorySource c(in);
   VectorSink out;

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <span>
 
 #include "core/bytes.hpp"
 #include "core/error.hpp"
@@ -12,10 +14,32 @@ namespace tern {
 
 class ByteSource {
  public:
+  static constexpr std::size_t kReadIntoStep = 1 << 20;  // default read_into's read() size
+
   virtual ~ByteSource() = default;
 
   // Returns the next n bytes; fewer only when the input ends first.
   virtual Expected<Bytes> read(std::size_t n) = 0;
+
+  // Reads the next bytes into `parts`, front to back, filling each in turn;
+  // returns how many were read (fewer only when the input ends first). For
+  // consumers that know where bulk data belongs (a migration destination
+  // puts page payloads straight into guest memory): an fd source reads into
+  // the parts directly, without a pass through its buffer. This default
+  // copies from read().
+  virtual Expected<std::uint64_t> read_into(std::span<const MutableBytes> parts) {
+    std::uint64_t done = 0;
+    for (MutableBytes part : parts) {
+      while (!part.empty()) {
+        TERN_TRY_ASSIGN(Bytes b, read(part.size() < kReadIntoStep ? part.size() : kReadIntoStep));
+        if (b.empty()) return done;
+        std::memcpy(part.data(), b.data(), b.size());
+        part = part.subspan(b.size());
+        done += b.size();
+      }
+    }
+    return done;
+  }
 
   // Skips up to n bytes (page payloads a verifier need not look at);
   // returns how many were skipped (fewer only at end of input).

@@ -3,8 +3,11 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -28,7 +31,9 @@ Expected<void> FdSource::fill(std::size_t want) {
     end_ = have;
   }
   while (end_ - begin_ < want) {
-    ssize_t r = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+    const std::size_t room = buf_.size() - end_;
+    const std::size_t ahead = std::max(want - (end_ - begin_), read_ahead_);
+    ssize_t r = ::read(fd_, buf_.data() + end_, std::min(room, ahead));
     if (r < 0) {
       if (errno == EINTR) continue;
       return errno_error("read", errno);
@@ -49,6 +54,63 @@ Expected<Bytes> FdSource::read(std::size_t n) {
   begin_ += take;
   offset_ += take;
   return out;
+}
+
+Expected<std::uint64_t> FdSource::read_into(std::span<const MutableBytes> parts) {
+  std::uint64_t done = 0;
+  std::size_t i = 0;
+  std::size_t in_part = 0;  // bytes of parts[i] already filled
+  // What the buffer holds goes first.
+  while (i < parts.size() && begin_ < end_) {
+    const std::size_t take = std::min(parts[i].size() - in_part, end_ - begin_);
+    std::memcpy(parts[i].data() + in_part, buf_.data() + begin_, take);
+    begin_ += take;
+    in_part += take;
+    done += take;
+    if (in_part == parts[i].size()) {
+      ++i;
+      in_part = 0;
+    }
+  }
+  // The rest straight from the fd, as many parts per readv as IOV_MAX allows.
+  constexpr std::size_t kMaxIov = 1024;
+  std::array<iovec, kMaxIov> iov{};
+  while (i < parts.size() && !eof_) {
+    if (parts[i].size() == in_part) {
+      ++i;
+      in_part = 0;
+      continue;
+    }
+    std::size_t n = 0;
+    for (std::size_t j = i; j < parts.size() && n < kMaxIov; ++j) {
+      const std::size_t skip = j == i ? in_part : 0;
+      if (parts[j].size() == skip) continue;
+      iov[n++] = iovec{parts[j].data() + skip, parts[j].size() - skip};
+    }
+    const ssize_t r = ::readv(fd_, iov.data(), static_cast<int>(n));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      offset_ += done;
+      return errno_error("read", errno);
+    }
+    if (r == 0) {
+      eof_ = true;
+      break;
+    }
+    auto got = static_cast<std::uint64_t>(r);
+    done += got;
+    while (got > 0) {  // advance (i, in_part) over what arrived
+      const std::size_t take = std::min<std::uint64_t>(got, parts[i].size() - in_part);
+      in_part += take;
+      got -= take;
+      if (in_part == parts[i].size()) {
+        ++i;
+        in_part = 0;
+      }
+    }
+  }
+  offset_ += done;
+  return done;
 }
 
 Expected<std::uint64_t> FdSource::skip(std::uint64_t n) {

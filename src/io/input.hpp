@@ -17,8 +17,15 @@ class FdSource final : public ByteSource {
  public:
   explicit FdSource(int fd, std::size_t buffer = 1 << 20);
   Expected<Bytes> read(std::size_t n) override;
+  // Buffered bytes first, then readv() straight into the parts.
+  Expected<std::uint64_t> read_into(std::span<const MutableBytes> parts) override;
   Expected<std::uint64_t> skip(std::uint64_t n) override;
   [[nodiscard]] std::uint64_t offset() const override { return offset_; }
+
+  // Caps each buffered read at max(request, n) bytes (default: the buffer):
+  // a consumer that takes bulk data with read_into() keeps its read-ahead
+  // small, so little of that data passes through the buffer.
+  void set_read_ahead(std::size_t n) { read_ahead_ = n; }
 
  private:
   Expected<void> fill(std::size_t want);  // make at least `want` bytes available (or EOF)
@@ -27,6 +34,7 @@ class FdSource final : public ByteSource {
   std::size_t begin_ = 0, end_ = 0;  // unread bytes are buf_[begin_, end_)
   std::uint64_t offset_ = 0;
   bool eof_ = false;
+  std::size_t read_ahead_ = SIZE_MAX;
 };
 
 // A read-only mapping of a whole file.

@@ -1,6 +1,8 @@
 #include "migrate/receiver.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <unordered_set>
 #include <vector>
 
 #include "migrate/prefault.hpp"
@@ -56,7 +58,10 @@ class Receiver {
 
     libxc::ReaderOptions ro;
     ro.skip_page_payloads = !opts_.factory && !opts_.on_page_data;  // (views cost nothing)
+    // Building a domain: page payloads are read straight into guest memory.
+    ro.defer_page_payloads = opts_.factory && !opts_.on_page_data;
     libxl::StreamReader reader(src_, ro);
+    reader_ = &reader;
     TERN_TRY(reader.read_header());
     while (!reader.done()) {
       TERN_TRY_ASSIGN(auto ev, reader.next());
@@ -199,7 +204,11 @@ class Receiver {
         ++out_.stats.data_pages;
     }
     if (opts_.on_page_data) return opts_.on_page_data(r, pd);
-    if (!out_.domain) return {};
+    if (!out_.domain) {  // (PAGE_DATA before STATIC_DATA_END: nowhere to put it)
+      if (!pd.payload_pending) return {};
+      dests_.assign(pd.data_pages, nullptr);
+      return reader_->libxc()->read_page_payload(dests_);
+    }
     // Round 0 arrives in ascending frame order; a record starting below the
     // last frame seen begins a later round: pre-faulting (for round 0) ends.
     if (pd.count > 0) {
@@ -229,24 +238,38 @@ class Receiver {
                           return {};
                         }));
 
-    const std::size_t page_size = vm::kPageSize;
-    std::size_t data = 0;
-    for (std::uint32_t i = 0; i < pd.count; ++i) {
-      const unsigned t = pd.type(i);
-      const std::uint64_t pfn = pd.pfn(i);
+    // Where each data page's payload goes: straight into the guest's frame,
+    // or nowhere when an XTAB later in the record removed the frame again.
+    // The payload is read in one go after the zero pages are cleared, so a
+    // frame named twice in a record (data, then re-sent as zero, or the
+    // reverse) must get only its last entry's effect: entries are walked
+    // from the last, and a frame a later entry already settled is left
+    // alone. (Round 0's records name each frame once, in ascending order.)
+    bool unique = true;
+    for (std::uint32_t i = 1; i < pd.count && unique; ++i) unique = pd.pfn(i) > pd.pfn(i - 1);
+    settled_.clear();
+    dests_.clear();
+    for (std::uint32_t k = pd.count; k-- > 0;) {
+      const unsigned t = pd.type(k);
+      const std::uint64_t pfn = pd.pfn(k);
       if (t == static_cast<unsigned>(libxc::PageType::xtab)) continue;
       // Every other frame of the record is present now, unless an XTAB
       // later in the same record removed it again.
       const bool present = !has_xtab || map_.contains(pfn);
+      const bool later = !unique && !settled_.insert(pfn).second;
       if (t == static_cast<unsigned>(libxc::PageType::xalloc)) {
-        if (present && was_present_[i]) std::memset(d.page(pfn), 0, page_size);  // re-sent as zero
+        if (present && was_present_[k] && !later)
+          std::memset(d.page(pfn), 0, vm::kPageSize);  // re-sent as zero
         continue;
       }
-      const std::byte* src = pd.pages.data() + data * page_size;
-      ++data;
-      if (!present) continue;
-      std::memcpy(d.page(pfn), src, page_size);
+      dests_.push_back(present && !later ? d.page(pfn) : nullptr);
     }
+    std::reverse(dests_.begin(), dests_.end());
+    if (pd.payload_pending) return reader_->libxc()->read_page_payload(dests_);
+    // (A reader that already holds the payload: copy it.)
+    for (std::size_t k = 0; k < dests_.size(); ++k)
+      if (dests_[k] != nullptr)
+        std::memcpy(dests_[k], pd.pages.data() + k * vm::kPageSize, vm::kPageSize);
     return {};
   }
 
@@ -261,6 +284,9 @@ class Receiver {
   std::uint64_t frame_limit_ = 0;  // frames at or above it cannot exist in the VM
   std::unique_ptr<Prefaulter> prefault_;
   std::uint64_t last_pfn_ = 0;  // last frame of the previous PAGE_DATA record
+  libxl::StreamReader* reader_ = nullptr;  // read_all()'s, while it runs
+  std::vector<std::byte*> dests_;          // a PAGE_DATA record's page destinations
+  std::unordered_set<std::uint64_t> settled_;  // frames a later entry of the record settled
 };
 
 }  // namespace

@@ -54,6 +54,19 @@ Expected<void> RecordReader::skip_body(std::uint64_t n) {
   return {};
 }
 
+Expected<void> RecordReader::read_body_into(std::span<const MutableBytes> parts) {
+  std::uint64_t n = 0;
+  for (const MutableBytes& p : parts) n += p.size();
+  if (!in_record_ || n > cur_left_)
+    return make_error(Errc::internal, "{} stream: read_body_into({}) beyond the current record body", stream_, n);
+  TERN_TRY_ASSIGN(std::uint64_t done, src_.read_into(parts));
+  cur_left_ -= done;
+  if (done < n)
+    return make_error(Errc::truncated, "{} stream: offset {}: record #{} ({}): input ends inside the body ({} of {} bytes)",
+                      stream_, cur_.offset, cur_.index, namer_(cur_.type), cur_.length - cur_left_, cur_.length);
+  return {};
+}
+
 Expected<void> RecordReader::finish() {
   if (!in_record_ || cur_left_ != 0)
     return make_error(Errc::internal, "{} stream: finish() with {} body bytes unread", stream_, cur_left_);

@@ -56,6 +56,9 @@ class RecordReader {
   Expected<RecordHead> next_head(std::uint32_t max_body);
   Expected<Bytes> read_body(std::size_t n);
   Expected<void> skip_body(std::uint64_t n);
+  // Reads the next body bytes into `parts` (ByteSource::read_into): all of
+  // them, or a truncation error.
+  Expected<void> read_body_into(std::span<const MutableBytes> parts);
   Expected<void> finish();
   // Reads the rest of the body and the padding in one source read (so the
   // returned body view stays valid), checks the padding and finishes.

@@ -21,6 +21,7 @@
 #include "stream/domctx/state_image.hpp"
 #include "vm/cpu_policy.hpp"
 #include "vm/dirty_bitmap.hpp"
+#include "vm/host_ram.hpp"
 #include "vm/memory_map.hpp"
 
 namespace tern::vm {
@@ -41,6 +42,11 @@ struct DomainConfig {
   // false for a restore target: memory is created empty (nothing populated,
   // nothing loaded) and vCPUs wait for load_state() + resume().
   bool boot = true;
+  // RAM made (and perhaps faulted in) before the domain, by a migration
+  // destination that knows the guest's size ahead (tern receive --memory).
+  // The KVM backend takes it when its size is exactly the guest's RAM
+  // (prepared_ram->base() is then null), else maps its own; others ignore it.
+  std::shared_ptr<HostRam> prepared_ram;
 };
 
 // How a guest ended. The built-in guest writes its verdict to the exit port

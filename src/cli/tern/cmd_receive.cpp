@@ -1,7 +1,12 @@
 // tern receive --listen unix:PATH|tcp://HOST:PORT [--backend ...] [--api SOCKET]
-//              [--console FILE] [--json]
+//              [--console FILE] [--json] [--memory SIZE] [--prefault]
 // Waits for one incoming VM (a `tern migrate` stream), validates it as it
 // reads, commits with the source, and runs the VM like `tern run`.
+//
+// --memory SIZE makes the guest's RAM before listening (with --prefault it
+// is also faulted in then, as QEMU's -incoming with -mem-prealloc), so the
+// stream lands in ready memory; without --memory, --prefault faults the RAM
+// in on a second thread while round 0 arrives.
 #include <sys/socket.h>
 
 #include <chrono>
@@ -27,6 +32,7 @@ struct ReceiveArgs {
   std::string console;
   bool json = false;
   bool prefault = false;
+  std::string memory;  // empty: RAM is made when the stream says how much
   unsigned link_timeout_s = 30;
 };
 
@@ -47,10 +53,40 @@ int run_receive(const ReceiveArgs& a) {
     }
     backend = *b;
   }
+  // RAM made ahead (--memory): before listening, so a source never waits
+  // for it and the pre-faulting is not part of the migration.
+  std::shared_ptr<vm::HostRam> ram;
+  const auto t_ram = std::chrono::steady_clock::now();
+  if (!a.memory.empty()) {
+    auto bytes = parse_size(a.memory);
+    if (!bytes) {
+      fmt::print(stderr, "tern receive: --memory: {}\n", bytes.error().message());
+      return kExitUsage;
+    }
+    auto made = vm::HostRam::create(*bytes);
+    if (made && a.prefault) {
+      if (auto p = (*made)->populate(); !p) made = std::unexpected(p.error());
+    }
+    if (!made) {
+      fmt::print(stderr, "tern receive: --memory {}: {}\n", a.memory, made.error().message());
+      return made.error().code() == Errc::usage ? kExitUsage : kExitVmmError;
+    }
+    ram = std::move(*made);
+  }
+  const double ram_ms = ms(std::chrono::steady_clock::now() - t_ram);
   auto listener = io::Listener::open(*ep);
   if (!listener) {
     fmt::print(stderr, "tern receive: {}\n", listener.error().message());
     return kExitUsage;
+  }
+  if (a.json) {
+    // Ready for the source: a caller can wait for this line.
+    fmt::print("{}\n", nlohmann::json{{"listening", a.listen},
+                                      {"memory_bytes", ram ? ram->bytes() : 0},
+                                      {"prefaulted_bytes", ram ? ram->populated_bytes() : 0},
+                                      {"memory_ms", ram_ms}}
+                           .dump());
+    std::fflush(stdout);
   }
   auto conn = listener->accept_one(std::nullopt);
   { auto done = std::move(*listener); }  // one VM only: stop listening (removes a unix socket)
@@ -64,13 +100,18 @@ int run_receive(const ReceiveArgs& a) {
   ::setsockopt(conn->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   const auto t0 = std::chrono::steady_clock::now();
   io::FdSource src(conn->get());
+  // Page payloads are read straight into guest memory (read_into): keep the
+  // buffer's read-ahead to about a record's header and pfn array.
+  src.set_read_ahead(64 << 10);
   migrate::ReceiverOptions ro;
   ro.expect_end_of_input = false;  // the commit handshake follows on this connection
-  ro.prefault = a.prefault;
+  ro.prefault = a.prefault && !ram;  // made ahead: already faulted in
   const int conn_fd = conn->get();
   ro.on_pages_applied = [conn_fd](std::uint64_t n) { migrate::destination_ack(conn_fd, n); };
   ro.factory = [&](const migrate::ImageConfig& c) {
-    return vm::create_domain(backend.value_or(c.backend), c.domain_config(a.console));
+    vm::DomainConfig dc = c.domain_config(a.console);
+    dc.prepared_ram = ram;
+    return vm::create_domain(backend.value_or(c.backend), dc);
   };
   auto r = migrate::receive_stream(src, ro);
   if (!r) {
@@ -79,6 +120,17 @@ int run_receive(const ReceiveArgs& a) {
     return kExitRefused;
   }
   const auto stream_done = std::chrono::steady_clock::now();
+  // The KVM backend takes the RAM made ahead when its size is the guest's.
+  const bool ram_used = ram && ram->base() == nullptr;
+  const std::uint64_t prefaulted_ahead = ram_used ? ram->populated_bytes() : 0;
+  if (ram && !ram_used)
+    fmt::print(stderr,
+               "tern receive: warning: --memory {} was not used: the incoming guest has {} bytes "
+               "of RAM on the {} backend (only the KVM backend takes RAM made ahead, of exactly "
+               "the guest's size)\n",
+               a.memory, std::max(r->config.memory_bytes, r->config.address_space_bytes),
+               vm::backend_name(backend.value_or(r->config.backend)));
+  ram.reset();  // unused memory goes back now
   if (auto c = migrate::destination_commit(conn->get(), std::chrono::seconds(a.link_timeout_s));
       !c) {
     r->domain->shutdown();
@@ -100,7 +152,8 @@ int run_receive(const ReceiveArgs& a) {
         {"backend", std::string(vm::backend_name(used))},
         {"bytes", st.bytes},
         {"pages", {{"data", st.data_pages}, {"zero", st.zero_pages}, {"xtab", st.xtab_pages}}},
-        {"prefaulted_bytes", st.prefaulted_bytes},
+        {"prefaulted_bytes", st.prefaulted_bytes + prefaulted_ahead},
+        {"memory_made_ahead", ram_used},
         {"times_ms",
          {{"stream", ms(st.total)},
           {"state", ms(st.state)},
@@ -132,8 +185,12 @@ void add_receive(CLI::App& app, Context& ctx) {
   cmd->add_option("--console", a->console,
                   "COM1 output file (appended; default stdout, - discards)");
   cmd->add_flag("--json", a->json, "print a JSON summary when the VM runs");
+  cmd->add_option("--memory", a->memory,
+                  "make the guest's RAM (its size, K/M/G/T suffixes) before listening; with "
+                  "--prefault it is faulted in then too");
   cmd->add_flag("--prefault", a->prefault,
-                "pre-fault the VM's RAM on a second thread while the stream arrives");
+                "pre-fault the VM's RAM: before listening with --memory, else on a second "
+                "thread while the stream arrives");
   cmd->add_option("--link-timeout", a->link_timeout_s,
                   "seconds without data from the source before the stream counts as broken")
       ->check(CLI::Range(1, 3600))

@@ -34,6 +34,9 @@ Expected<Event> Reader::next() {
   }
   if (rules_->ended())
     return make_error(Errc::usage, "libxc stream: offset {}: next() after the END record", src_.offset());
+  if (payload_head_)
+    return make_error(Errc::usage, "libxc stream: offset {}: next() before the payload of record #{} (PAGE_DATA) was read",
+                      src_.offset(), payload_head_->index);
   TERN_TRY_ASSIGN(RecordHead head, framing_.next_head(UINT32_MAX));
 
   auto admitted = rules_->admit(head.type);
@@ -48,8 +51,8 @@ Expected<Event> Reader::next() {
   rec.length = head.length;
   rec.offset = head.offset;
   rec.index = head.index;
-  if (opts_.skip_page_payloads && head.type == code(RecordType::page_data)) {
-    TERN_TRY_ASSIGN(rec, read_page_data_skipping(head));
+  if ((opts_.skip_page_payloads || opts_.defer_page_payloads) && head.type == code(RecordType::page_data)) {
+    TERN_TRY_ASSIGN(rec, read_page_data_head(head));
   } else {
     TERN_TRY_ASSIGN(rec.body, framing_.read_rest());
     auto typed = parse_body(head.type, rec.body, ctx_);
@@ -70,7 +73,7 @@ Expected<Event> Reader::next() {
   return Event{EventKind::record, std::move(rec)};
 }
 
-Expected<Record> Reader::read_page_data_skipping(const RecordHead& head) {
+Expected<Record> Reader::read_page_data_head(const RecordHead& head) {
   auto fail = [&](const Error& e) { return std::unexpected(record_error(head, e)); };
   if (head.length < kPageDataHeaderSize)
     return fail(Error(Errc::invalid, fmt::format("body of {} bytes is shorter than the 8-byte PAGE_DATA header", head.length)));
@@ -90,8 +93,14 @@ Expected<Record> Reader::read_page_data_skipping(const RecordHead& head) {
   // Skipping may refill a buffered source under the pfn view: keep a copy
   // (8 bytes per page, the only per-page bytes verification touches).
   pfn_copy_.assign(pfns.begin(), pfns.end());
-  TERN_TRY(framing_.skip_body(std::uint64_t{*data} * ctx_.page_size));
-  TERN_TRY(framing_.finish());
+  const bool defer = !opts_.skip_page_payloads;
+  if (defer) {
+    payload_head_ = head;
+    payload_pages_ = *data;
+  } else {
+    TERN_TRY(framing_.skip_body(std::uint64_t{*data} * ctx_.page_size));
+    TERN_TRY(framing_.finish());
+  }
   Record rec;
   rec.type = head.type;
   rec.length = head.length;
@@ -101,9 +110,34 @@ Expected<Record> Reader::read_page_data_skipping(const RecordHead& head) {
   pd.count = *count;
   pd.data_pages = *data;
   pd.pfns = pfn_copy_;
-  pd.payload_skipped = true;
+  pd.payload_skipped = !defer;
+  pd.payload_pending = defer;
   rec.typed = pd;
   return rec;
+}
+
+Expected<void> Reader::read_page_payload(std::span<std::byte* const> dest) {
+  if (!payload_head_)
+    return make_error(Errc::usage, "libxc stream: offset {}: read_page_payload() without a pending PAGE_DATA payload",
+                      src_.offset());
+  const RecordHead head = *payload_head_;
+  if (dest.size() != payload_pages_)
+    return make_error(Errc::usage, "libxc stream: offset {}: record #{} (PAGE_DATA): {} page destinations for {} data pages",
+                      src_.offset(), head.index, dest.size(), payload_pages_);
+  payload_head_.reset();  // whatever happens next, the record is over for the caller
+  const std::size_t ps = ctx_.page_size;
+  if (discard_.size() != ps) discard_.assign(ps, std::byte{0});
+  payload_parts_.clear();
+  for (std::byte* d : dest) {
+    std::byte* to = d != nullptr ? d : discard_.data();
+    MutableBytes* last = payload_parts_.empty() ? nullptr : &payload_parts_.back();
+    if (d != nullptr && last != nullptr && last->data() != discard_.data() && last->data() + last->size() == to)
+      *last = MutableBytes(last->data(), last->size() + ps);
+    else
+      payload_parts_.emplace_back(to, ps);
+  }
+  TERN_TRY(framing_.read_body_into(payload_parts_));
+  return framing_.finish();
 }
 
 Expected<void> Reader::expect_end_of_input() {

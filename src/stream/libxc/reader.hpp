@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "core/byte_source.hpp"
@@ -30,6 +31,11 @@ struct ReaderOptions {
   // read into a buffer; PageData::pages is empty and payload_skipped set.
   // The pfn array is still fully checked.
   bool skip_page_payloads = false;
+  // Destination mode: PAGE_DATA comes back with its header and pfn array
+  // checked and PageData::payload_pending set; the caller then reads the
+  // payload to where each page belongs with read_page_payload() (one copy:
+  // source to guest memory), before calling next() again.
+  bool defer_page_payloads = false;
 };
 
 // One validated record.
@@ -69,6 +75,12 @@ class Reader {
   // then "checkpointed").
   [[nodiscard]] Expected<Event> next();
 
+  // Defer mode, after next() returned a PAGE_DATA record: reads its data
+  // pages, the i-th into dest[i] (page_size bytes; nullptr: read and
+  // dropped), then the record's padding. dest.size() must be the record's
+  // data page count. Adjacent destinations are read in one piece.
+  [[nodiscard]] Expected<void> read_page_payload(std::span<std::byte* const> dest);
+
   // For bare libxc streams, after END: fails if any byte follows.
   [[nodiscard]] Expected<void> expect_end_of_input();
 
@@ -81,7 +93,9 @@ class Reader {
 
  private:
   Expected<Record> read_record();
-  Expected<Record> read_page_data_skipping(const RecordHead& head);
+  // PAGE_DATA's header and pfn array, checked; the payload skipped
+  // (skip_page_payloads) or left pending (defer_page_payloads).
+  Expected<Record> read_page_data_head(const RecordHead& head);
   Error record_error(const RecordHead& head, const Error& rule) const;
 
   ByteSource& src_;
@@ -92,6 +106,10 @@ class Reader {
   ParseContext ctx_;
   std::optional<Record> pending_;        // record held back behind an inferred STATIC_DATA_END
   std::vector<std::byte> pfn_copy_;      // pfn array kept across a payload skip
+  std::optional<RecordHead> payload_head_;  // PAGE_DATA whose payload is pending
+  std::uint32_t payload_pages_ = 0;         // its data pages
+  std::vector<MutableBytes> payload_parts_;
+  std::vector<std::byte> discard_;          // a page for payload nobody wants
 };
 
 }  // namespace tern::stream::libxc

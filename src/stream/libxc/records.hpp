@@ -39,6 +39,9 @@ struct PageData {
   Bytes pfns;                    // count * 8 bytes, little-endian u64 entries
   Bytes pages;                   // data_pages * page_size bytes, or empty if skipped
   bool payload_skipped = false;
+  // Reader in defer mode: the payload is still in the source, for
+  // Reader::read_page_payload() to put where the caller wants it.
+  bool payload_pending = false;
 
   [[nodiscard]] std::uint64_t entry(std::size_t i) const { return load_le<std::uint64_t>(pfns.data() + 8 * i); }
   [[nodiscard]] std::uint64_t pfn(std::size_t i) const { return pfn_entry_pfn(entry(i)); }

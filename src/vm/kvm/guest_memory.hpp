@@ -28,6 +28,7 @@
 #include "core/unique_fd.hpp"
 #include "vm/dirty_bitmap.hpp"
 #include "vm/domain.hpp"
+#include "vm/host_ram.hpp"
 #include "vm/memory_map.hpp"
 
 namespace tern::vm::kvm {
@@ -49,13 +50,18 @@ struct RamSlot {
 class GuestMemory {
  public:
   // `ram_bytes` of address space (page multiple), nothing populated yet.
-  static Expected<std::unique_ptr<GuestMemory>> create(std::uint64_t ram_bytes);
+  // Takes `prepared`'s mapping when it is exactly `ram_bytes` (memory made,
+  // maybe faulted in, before the domain: HostRam), else maps its own.
+  static Expected<std::unique_ptr<GuestMemory>> create(std::uint64_t ram_bytes,
+                                                       HostRam* prepared = nullptr);
   ~GuestMemory();
   GuestMemory(const GuestMemory&) = delete;
   GuestMemory& operator=(const GuestMemory&) = delete;
 
   [[nodiscard]] const std::vector<RamSlot>& slots() const { return slots_; }
   [[nodiscard]] std::uint64_t ram_bytes() const { return ram_bytes_; }
+  // True when the RAM is a HostRam made before the domain.
+  [[nodiscard]] bool uses_prepared_ram() const { return prepared_; }
   // Host address of frame pfn; nullptr outside the slots.
   [[nodiscard]] std::byte* page(std::uint64_t pfn) const;
 
@@ -97,6 +103,7 @@ class GuestMemory {
   Expected<void> unmap_file(std::uint64_t first, std::uint64_t count);
 
   bool thp_ = false;  // MADV_HUGEPAGE (TERN_GUEST_THP=1)
+  bool prepared_ = false;  // RAM taken from a HostRam
   UniqueFd pagemap_;  // /proc/self/pagemap, for next_data_run (may be closed)
   std::byte* base_ = nullptr;
   std::uint64_t ram_bytes_ = 0;

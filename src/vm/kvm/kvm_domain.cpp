@@ -140,7 +140,8 @@ Expected<void> KvmDomain::init() {
   // start absent; a restore target of a sparse guest populates them).
   trace::Scope mem_span("kvm.guest_memory");
   TERN_TRY_ASSIGN(memory_,
-                  GuestMemory::create(std::max(config_.memory_bytes, config_.address_space_bytes)));
+                  GuestMemory::create(std::max(config_.memory_bytes, config_.address_space_bytes),
+                                      config_.prepared_ram.get()));
   dirty_ = std::make_unique<DirtyLog>(vm, *memory_, manual_protect);
   mem_span.done();
 

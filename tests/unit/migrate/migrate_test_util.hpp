@@ -3,10 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <thread>
 
 #include "../vm/sim_test_util.hpp"
+#include "io/input.hpp"
 #include "migrate/receiver.hpp"
 #include "migrate/save.hpp"
 #include "vm/backends.hpp"
@@ -51,6 +56,32 @@ inline Expected<ReceiveResult> receive_bytes(std::span<const std::byte> image,
   ReceiverOptions o;
   o.factory = f;
   return receive_stream(src, o);
+}
+
+// The same through a pipe and io::FdSource, as `tern receive` reads a
+// connection: page payloads go straight from the fd into guest memory
+// (FdSource::read_into), split wherever the writer's odd-sized writes fall.
+inline Expected<ReceiveResult> receive_through_pipe(std::span<const std::byte> image,
+                                                    const DomainFactory& f) {
+  int p[2];
+  if (::pipe(p) != 0) return errno_error("pipe", errno);
+  std::thread writer([&] {
+    for (std::size_t off = 0; off < image.size();) {
+      const std::size_t n = std::min<std::size_t>(12345, image.size() - off);
+      const ssize_t w = ::write(p[1], image.data() + off, n);
+      if (w <= 0) break;
+      off += static_cast<std::size_t>(w);
+    }
+    ::close(p[1]);
+  });
+  io::FdSource src(p[0], 64 << 10);
+  src.set_read_ahead(100);
+  ReceiverOptions o;
+  o.factory = f;
+  auto r = receive_stream(src, o);
+  ::close(p[0]);  // a writer blocked on a refused stream gets EPIPE
+  writer.join();
+  return r;
 }
 
 // Pauses the guest once vCPU 0 is in pass >= `pass` (before the final

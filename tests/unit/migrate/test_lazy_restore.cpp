@@ -338,6 +338,13 @@ TEST_F(LazyRestoreSim, PagePlanMatchesTheStreamingReceiverOnUnusualRecords) {
   EXPECT_TRUE(same_memory(*streamed->domain, *planned->domain, &why)) << why;
   EXPECT_GT(planned->stats.mapped_pages, 0U);
   EXPECT_LT(planned->stats.mapped_pages, planned->stats.data_pages);
+  // Through a pipe, payloads read straight into guest memory.
+  CountingFactory f2;
+  auto piped = receive_through_pipe(
+      std::span(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()), f2.get());
+  ASSERT_TRUE(piped) << piped.error().message();
+  EXPECT_TRUE(same_memory(*piped->domain, *planned->domain, &why)) << why;
+  piped->domain->shutdown();
   // A few frames by hand, so both receivers being wrong alike is caught too.
   const vm::MemoryMap map = planned->domain->memory_map();
   const auto all = [&](std::uint64_t pfn, std::uint8_t v) {
