@@ -40,9 +40,12 @@ TEST(PreCopyPolicy, TinySetStopsAtOnce) {
   const Decision d = p.decide(after_round(0, 262144, 40));
   EXPECT_TRUE(d.stop);
   EXPECT_EQ(d.reason, "downtime");
-  // Also a set worth under max_downtime / kTinyDivisor (2.5 ms here).
+  // Also a set worth under max_downtime / kTinyDivisor (0.5 ms here).
   PreCopyPolicy q({50ms, 30, 0ns, false});
-  EXPECT_TRUE(q.decide(after_round(0, 262144, pages_in_ms(2))).stop);
+  EXPECT_TRUE(q.decide(after_round(0, 262144, pages_in_ms(0.4))).stop);
+  // A set worth 2 ms is not tiny: one more round may cut the pause.
+  PreCopyPolicy r({50ms, 30, 0ns, false});
+  EXPECT_FALSE(r.decide(after_round(0, 262144, pages_in_ms(2))).stop);
 }
 
 TEST(PreCopyPolicy, FittingSetThatStillShrinksGetsAnotherRound) {
