@@ -231,8 +231,10 @@ def main():
     ap.add_argument("--repeat", type=int, default=int(env("TERN_BENCH_REPEAT", "3")))
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--timeout", type=int, default=int(env("TERN_BENCH_TIMEOUT", "30")))
-    ap.add_argument("--migrate-arg", action="append", default=(env("TERN_BENCH_MIGRATE_ARGS") or "").split(),
-                    help="extra `tern migrate` argument (repeatable)")
+    ap.add_argument("--migrate-arg", action="append",
+                    default=env("TERN_BENCH_MIGRATE_ARGS", "--background-vcpus").split(),
+                    help="extra `tern migrate` argument (repeatable; default --background-vcpus, tern's"
+                         " counterpart of QEMU's tuned configurations; TERN_BENCH_MIGRATE_ARGS= for none)")
     ap.add_argument("--no-qemu", action="store_true", default=env("TERN_BENCH_NO_QEMU") == "1")
     ap.add_argument("--qemu-configs", default=env("TERN_BENCH_QEMU_CONFIGS", "bandwidth+dl50,multifd2+dl50"))
     ap.add_argument("--qemu-repeat", type=int, default=int(env("TERN_BENCH_QEMU_REPEAT", "1")))
@@ -264,7 +266,7 @@ def main():
                 rows.append(row)
     load = open("/proc/loadavg").read().split()[:3]
     print(f"\ntern live migration vs QEMU 7.2 ({'KVM' if os.access('/dev/kvm', os.W_OK) else 'sim'}, loopback TCP;"
-          f" tern: median of {args.repeat}; QEMU: {args.qemu_configs if qemu else 'skipped'};"
+          f" tern: median of {args.repeat}, tern migrate {' '.join(args.migrate_arg) or '(defaults)'}; QEMU: {args.qemu_configs if qemu else 'skipped'};"
           f" load average {' '.join(load)}; {time.monotonic() - t_start:.0f} s)")
     print("total = migrate command -> destination running; down = source pause -> destination running (both"
           " tools, the targets use these); Q self = QEMU's self-reported downtime (best config), Q-def = tern's"

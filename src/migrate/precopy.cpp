@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/trace.hpp"
 #include "migrate/precopy_policy.hpp"
 
 namespace tern::migrate {
@@ -35,6 +36,7 @@ class PreCopy {
   Expected<MigrateStats> run() {
     t0_ = Clock::now();
     auto r = run_rounds();
+    if (background_) (void)d_.set_vcpus_background(false);  // (a failed round 0)
     if (!r) {
       if (paused_) (void)d_.resume();
       d_.set_throttle(0);
@@ -49,15 +51,31 @@ class PreCopy {
     if (d_.state() != vm::RunState::running)
       return make_error(Errc::usage, "migrate: the domain is {}, not running",
                         vm::run_state_name(d_.state()));
+    trace::Scope log_span("migrate.dirty_log_start");
     TERN_TRY(d_.start_dirty_log());
+    log_span.done();
     auto last_collect = Clock::now();  // the dirty log covers round 0 from here
+    trace::Scope begin_span("migrate.begin");
     TERN_TRY(sender_.begin(config_));
+    begin_span.done();
+    if (o_.background_vcpus) {
+      TERN_TRY(d_.set_vcpus_background(true));
+      background_ = true;
+    }
+    trace::Scope round0_span("migrate.round0");
     TERN_TRY_ASSIGN(auto r0, sender_.send_all());
+    round0_span.done();
     TERN_TRY(catch_up(r0));
+    if (background_) {
+      TERN_TRY(d_.set_vcpus_background(false));
+      background_ = false;
+    }
     account(r0);
     vm::DirtyBitmap pending;
     for (unsigned after_first = 0;; ++after_first) {
+      trace::Scope collect_span("migrate.collect_dirty");
       TERN_TRY_ASSIGN(pending, d_.collect_dirty());
+      collect_span.done();
       const auto now = Clock::now();
       const double secs = std::chrono::duration<double>(now - last_collect).count();
       last_collect = now;
@@ -83,7 +101,9 @@ class PreCopy {
         d_.set_throttle(throttle_);
         stats_.max_throttle = std::max(stats_.max_throttle, throttle_);
       }
+      trace::Scope round_span("migrate.round");
       TERN_TRY_ASSIGN(auto r, sender_.send(pending));
+      round_span.done();
       TERN_TRY(catch_up(r));
       account(r);
     }
@@ -143,6 +163,7 @@ class PreCopy {
   // Waits for the destination to apply what was sent (MigrateOptions::catch_up).
   Expected<void> catch_up(RoundStats& r) {
     if (!o_.catch_up) return {};
+    trace::Scope span("migrate.catch_up");
     const auto t = Clock::now();
     TERN_TRY_ASSIGN(const std::uint64_t acked, o_.catch_up(sender_.bytes()));
     backlog_ = sender_.bytes() > acked ? sender_.bytes() - acked : 0;
@@ -188,6 +209,7 @@ class PreCopy {
   MigrateStats stats_;
   Clock::time_point t0_;
   bool paused_ = false;
+  bool background_ = false;  // vCPU threads are SCHED_IDLE (round 0)
   double bandwidth_ = 0;
   double throttle_ = 0;
   std::uint64_t sent_pages_ = 0;

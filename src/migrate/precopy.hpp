@@ -50,6 +50,11 @@ struct MigrateOptions {
   unsigned max_iterations = 30;          // rounds after round 0
   std::chrono::milliseconds timeout{0};  // 0 = none
   bool auto_converge = false;
+  // Round 0 with the vCPU threads as host background work (SCHED_IDLE,
+  // vm/thread_priority.hpp): on a host with no spare core the bulk copy gets
+  // the CPU a busy guest would take; the guest runs normally again from
+  // round 1 (and if the migration fails).
+  bool background_vcpus = false;
   SenderOptions sender;
   std::function<void(const Progress&)> progress;
   // Checked between rounds and before every batch: true aborts the migration.

@@ -140,6 +140,10 @@ class Domain {
   // Slows the guest for auto-converge: vCPUs sleep `fraction` (0..0.99) of
   // their time. 0 restores full speed.
   virtual void set_throttle(double fraction) = 0;
+  // Runs the vCPU threads as host background work (SCHED_IDLE) or normally
+  // again (vm/thread_priority.hpp): a migration's round 0 on a host with no
+  // spare core. A no-op while no vCPU thread exists.
+  virtual Expected<void> set_vcpus_background(bool background) = 0;
   // Waits until the guest exits (or the timeout passes: returns nullopt).
   virtual Expected<std::optional<GuestExit>> wait_exit(
       std::optional<std::chrono::milliseconds> timeout) = 0;

@@ -22,6 +22,7 @@ struct MigrateArgs {
   unsigned timeout_s = 0;
   unsigned link_timeout_s = 30;
   bool auto_converge = false;
+  bool background_vcpus = false;
   bool json = false;
   bool cancel = false;
 };
@@ -86,6 +87,7 @@ int run_migrate(const MigrateArgs& a) {
                         {"max_iterations", a.max_iterations},
                         {"timeout_ms", std::uint64_t{a.timeout_s} * 1000},
                         {"auto_converge", a.auto_converge},
+                        {"background_vcpus", a.background_vcpus},
                         {"link_timeout_ms", std::uint64_t{a.link_timeout_s} * 1000}};
   const std::string line = req.dump() + "\n";
   if (::write(fd->get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
@@ -148,6 +150,9 @@ void add_migrate(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   cmd->add_flag("--auto-converge", a->auto_converge,
                 "throttle the guest's vCPUs when it outruns the link");
+  cmd->add_flag("--background-vcpus", a->background_vcpus,
+                "run the guest's vCPU threads as host background work (SCHED_IDLE) during "
+                "round 0, so the bulk copy goes first on a host with no spare core");
   cmd->add_flag("--json", a->json, "progress events and a summary as JSON lines");
   cmd->add_flag("--cancel", a->cancel,
                 "abort the migration in progress (the VM keeps running here)");

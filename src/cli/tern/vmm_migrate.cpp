@@ -1,15 +1,27 @@
 // The VMM's "migrate" control command: pre-copy live migration of its VM to
 // a `tern receive` endpoint, with progress events on the requesting client
 // and "cancel" served to other clients between rounds.
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "cli/tern/vmm.hpp"
+#include "core/trace.hpp"
 #include "io/endpoint.hpp"
 #include "io/fd_sink.hpp"
 #include "migrate/handshake.hpp"
 #include "migrate/precopy.hpp"
 
 namespace tern::cli {
+
+namespace {
+// CPU time (user + system) of the calling thread: the migration's sender.
+double thread_cpu_ms() {
+  rusage ru{};
+  ::getrusage(RUSAGE_THREAD, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+}  // namespace
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
@@ -57,6 +69,7 @@ json Vmm::migrate(const json& req, const ControlServer::Emit& emit) {
   o.max_iterations = req.value("max_iterations", 30U);
   o.timeout = std::chrono::milliseconds(req.value("timeout_ms", 0));
   o.auto_converge = req.value("auto_converge", false);
+  o.background_vcpus = req.value("background_vcpus", false);
   auto conn = io::connect_endpoint(*ep, std::chrono::seconds(5));
   if (!conn) return fail(conn.error().message());
   const std::chrono::milliseconds link_timeout(req.value("link_timeout_ms", 30000));
@@ -83,8 +96,12 @@ json Vmm::migrate(const json& req, const ControlServer::Emit& emit) {
     return dst_progress.wait_for(sent, std::min<std::chrono::milliseconds>(link_timeout, 5s));
   };
   const auto cfg = migrate::ImageConfig::from(config_, backend_);
+  const double cpu0 = thread_cpu_ms();
   auto st = migrate::migrate_domain(*domain_, cfg, sink, o);
+  const double sender_cpu = thread_cpu_ms() - cpu0;
   migrating_ = false;
+  if (trace::enabled_by_environment())
+    fmt::print(stderr, "tern: migration trace (ms from the origin):\n{}", trace::format_timeline());
   if (!st) return fail(st.error().message());
   stop_ = true;  // the guest now runs on the destination
   json rounds = json::array();
@@ -116,6 +133,7 @@ json Vmm::migrate(const json& req, const ControlServer::Emit& emit) {
             {"finish_ms", ms(st->switch_over.finish)},
             {"commit_ms", ms(st->switch_over.commit)}}},
           {"max_throttle", st->max_throttle},
+          {"sender_cpu_ms", sender_cpu},
           {"not_converging", st->not_converging}};
 }
 

@@ -90,6 +90,11 @@ void KvmDomain::set_throttle(double fraction) {
   if (devices_ready()) runner_->set_throttle(fraction);
 }
 
+Expected<void> KvmDomain::set_vcpus_background(bool background) {
+  if (!devices_ready()) return {};
+  return runner_->set_background(background);
+}
+
 Expected<void> KvmDomain::slots_ready() {
   if (!config_.boot) return devices_ready();  // registered by the devices thread
   if (slots_pending_.valid()) {

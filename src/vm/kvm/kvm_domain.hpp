@@ -57,6 +57,7 @@ class KvmDomain final : public Domain {
   Expected<void> pause() override;
   Expected<void> resume() override;
   void set_throttle(double fraction) override;
+  Expected<void> set_vcpus_background(bool background) override;
   Expected<std::optional<GuestExit>> wait_exit(
       std::optional<std::chrono::milliseconds> timeout) override;
   void shutdown() override;

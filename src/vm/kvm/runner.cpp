@@ -8,6 +8,7 @@
 
 #include "core/log.hpp"
 #include "core/trace.hpp"
+#include "vm/thread_priority.hpp"
 
 namespace tern::vm::kvm {
 
@@ -212,6 +213,11 @@ void Runner::set_throttle(double fraction) {
   throttle_ = std::clamp(fraction, 0.0, 0.99);
   ticker_cv_.notify_all();
   cv_.notify_all();
+}
+
+Expected<void> Runner::set_background(bool background) {
+  std::lock_guard lk(mu_);  // threads_ changes only in start()/stop()
+  return set_threads_background(threads_, background);
 }
 
 void Runner::stop() {

@@ -47,6 +47,8 @@ class Runner {
   Expected<void> pause();
   Expected<void> resume();
   void set_throttle(double fraction);
+  // vCPU threads as SCHED_IDLE or SCHED_OTHER (vm/thread_priority.hpp).
+  Expected<void> set_background(bool background);
   // Ends the threads (joined); the run state stays what it was (paused if running).
   void stop();
 

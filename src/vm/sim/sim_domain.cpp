@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "vm/backends.hpp"
+#include "vm/thread_priority.hpp"
 
 namespace tern::vm {
 Expected<std::unique_ptr<Domain>> create_sim_domain(const DomainConfig& config) {
@@ -134,6 +135,11 @@ Expected<void> SimDomain::resume() {
 }
 
 void SimDomain::set_throttle(double fraction) { throttle_ = std::clamp(fraction, 0.0, 0.99); }
+
+Expected<void> SimDomain::set_vcpus_background(bool background) {
+  std::lock_guard lk(mu_);
+  return set_threads_background(threads_, background);
+}
 
 Expected<std::optional<GuestExit>> SimDomain::wait_exit(
     std::optional<std::chrono::milliseconds> timeout) {

@@ -4,6 +4,9 @@
 #include <sys/socket.h>
 
 #include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <future>
 #include <random>
 
@@ -427,6 +430,57 @@ TEST(PreCopy, SparseFourTibGuestWithAHighBalloon) {
   EXPECT_EQ(out.dst->config.address_space_bytes, 4ULL << 40);
   EXPECT_GT(out.dst->domain->memory_map().end_pfn(), 0x3ffff000ULL);
   expect_clean_switch_over(*src, out);
+}
+
+// Threads of this process running as SCHED_IDLE (field 41 of
+// /proc/self/task/*/stat is the scheduling policy; SCHED_IDLE is 5).
+int idle_threads() {
+  int n = 0;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream f(t.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const auto close = stat.rfind(')');  // the name may hold spaces
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string field;
+    for (int i = 3; i <= 41 && rest >> field; ++i)
+      if (i == 41 && field == "5") ++n;
+  }
+  return n;
+}
+
+// --background-vcpus: the vCPU threads are SCHED_IDLE during round 0 only,
+// and normal again afterwards — also when the migration fails.
+TEST(PreCopy, BackgroundVcpusOnlyDuringRoundZero) {
+  const auto cfg = sim_config("passes=100 mib=16 ws=4", 2, 64ULL << 20);
+  for (const bool cancel : {false, true}) {
+    auto src = make_sim(cfg);
+    ASSERT_TRUE(src->start());
+    pause_mid_pass(*src, 2);
+    ASSERT_TRUE(src->resume());
+    ASSERT_EQ(idle_threads(), 0);
+    MigrateOptions o;
+    o.background_vcpus = true;
+    int most_idle = 0, batches = 0;
+    bool round0 = true;
+    o.progress = [&](const Progress&) { round0 = false; };
+    o.tick = [&] {
+      if (round0) most_idle = std::max(most_idle, idle_threads());
+      ++batches;
+    };
+    o.cancelled = [&] { return cancel && batches > 3; };
+    Outcome out = migrate_pair(*src, cfg, o);
+    EXPECT_EQ(most_idle, 2) << "both vCPU threads, during round 0";
+    EXPECT_EQ(idle_threads(), 0) << "after the migration" << (cancel ? " (cancelled)" : "");
+    if (cancel) {
+      ASSERT_FALSE(out.stats);
+      EXPECT_EQ(src->state(), vm::RunState::running);
+      EXPECT_EQ(run_to_exit(*src), 0) << src->console_text();
+    } else {
+      expect_clean_switch_over(*src, out);
+    }
+    src->shutdown();
+  }
 }
 
 }  // namespace
