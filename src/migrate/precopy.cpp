@@ -4,6 +4,7 @@
 
 #include "core/trace.hpp"
 #include "migrate/precopy_policy.hpp"
+#include "vm/thread_priority.hpp"
 
 namespace tern::migrate {
 
@@ -112,6 +113,9 @@ class PreCopy {
     // downtime went.
     SwitchOver& so = stats_.switch_over;
     so.receiver_backlog = backlog_;
+    // From here the guest is paused: no scheduler slice may stretch it.
+    vm::ThreadBoost boost;
+    so.boosted = boost.boosted();
     const auto paused_at = Clock::now();
     stats_.paused_at = paused_at.time_since_epoch();
     TERN_TRY(d_.pause());
@@ -150,6 +154,7 @@ class PreCopy {
     if (o_.commit) TERN_TRY(o_.commit());
     lap(so.commit);
     stats_.downtime = Clock::now() - paused_at;
+    boost.end();
     stats_.total = Clock::now() - t0_;
     stats_.bytes = sender_.bytes();
     d_.set_throttle(0);

@@ -91,6 +91,9 @@ struct SwitchOver {
   // Stream bytes sent but not yet acknowledged by the destination at the
   // pause (with MigrateOptions::catch_up; 0 without).
   std::uint64_t receiver_backlog = 0;
+  // The sending thread ran at raised priority from the pause to the commit
+  // (vm::ThreadBoost; false when the host did not permit it).
+  bool boosted = false;
 };
 
 struct MigrateStats {

@@ -171,6 +171,7 @@ class Receiver {
       return std::unexpected(d.error().context(fmt::format("{}: creating the domain", where(r))));
     out_.domain = std::move(*d);
     if (opts_.prefault) prefault_ = std::make_unique<Prefaulter>(*out_.domain, frame_limit_);
+    if (opts_.on_domain_created) opts_.on_domain_created();
     return {};
   }
 

@@ -2,6 +2,10 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 namespace tern::vm {
 
@@ -16,6 +20,27 @@ Expected<void> set_threads_background(std::span<std::thread> threads, bool backg
           e);
   }
   return {};
+}
+
+namespace {
+constexpr int kBoostNice = -10;
+}
+
+ThreadBoost::ThreadBoost() {
+  // With PRIO_PROCESS, Linux applies nice to the one thread whose id is given.
+  const auto tid = static_cast<id_t>(::gettid());
+  errno = 0;
+  const int old = ::getpriority(PRIO_PROCESS, tid);
+  if (errno != 0 || old <= kBoostNice) return;
+  if (::setpriority(PRIO_PROCESS, tid, kBoostNice) != 0) return;  // not permitted: no boost
+  old_nice_ = old;
+  boosted_ = true;
+}
+
+void ThreadBoost::end() {
+  if (!boosted_) return;
+  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), old_nice_);
+  boosted_ = false;
 }
 
 }  // namespace tern::vm

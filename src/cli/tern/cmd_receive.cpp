@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -20,6 +21,7 @@
 #include "io/unix_socket.hpp"
 #include "migrate/handshake.hpp"
 #include "migrate/receiver.hpp"
+#include "vm/thread_priority.hpp"
 
 namespace tern::cli {
 
@@ -108,6 +110,11 @@ int run_receive(const ReceiveArgs& a) {
   ro.prefault = a.prefault && !ram;  // made ahead: already faulted in
   const int conn_fd = conn->get();
   ro.on_pages_applied = [conn_fd](std::uint64_t n) { migrate::destination_ack(conn_fd, n); };
+  // From the moment the VM exists until it runs, this thread is what the
+  // guest waits for at the switch-over: raised priority (when permitted), so
+  // a busy host's scheduler does not stretch the pause.
+  std::optional<vm::ThreadBoost> boost;
+  ro.on_domain_created = [&boost] { boost.emplace(); };
   ro.factory = [&](const migrate::ImageConfig& c) {
     vm::DomainConfig dc = c.domain_config(a.console);
     dc.prepared_ram = ram;
@@ -139,6 +146,8 @@ int run_receive(const ReceiveArgs& a) {
     return kExitRefused;
   }
   const auto go = std::chrono::steady_clock::now();
+  const bool boosted = boost && boost->boosted();
+  boost.reset();  // before the vCPU threads run: they must not inherit it
   if (auto s = r->domain->resume(); !s) {
     fmt::print(stderr, "tern receive: resuming the VM: {}\n", s.error().message());
     return kExitVmmError;
@@ -154,6 +163,7 @@ int run_receive(const ReceiveArgs& a) {
         {"pages", {{"data", st.data_pages}, {"zero", st.zero_pages}, {"xtab", st.xtab_pages}}},
         {"prefaulted_bytes", st.prefaulted_bytes + prefaulted_ahead},
         {"memory_made_ahead", ram_used},
+        {"boosted", boosted},
         {"times_ms",
          {{"stream", ms(st.total)},
           {"state", ms(st.state)},

@@ -131,7 +131,8 @@ json Vmm::migrate(const json& req, const ControlServer::Emit& emit) {
             {"receiver_backlog", st->switch_over.receiver_backlog},
             {"state_save_ms", ms(st->switch_over.state_save)},
             {"finish_ms", ms(st->switch_over.finish)},
-            {"commit_ms", ms(st->switch_over.commit)}}},
+            {"commit_ms", ms(st->switch_over.commit)},
+            {"boosted", st->switch_over.boosted}}},
           {"max_throttle", st->max_throttle},
           {"sender_cpu_ms", sender_cpu},
           {"not_converging", st->not_converging}};
