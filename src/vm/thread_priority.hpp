@@ -25,7 +25,7 @@ Expected<void> set_threads_background(std::span<std::thread> threads, bool backg
 // host whose cores are all busy, a thread that blocks for a moment (on the
 // socket, on the peer's answer) otherwise waits a scheduler slice or more
 // to run again, and the guest's pause grows by milliseconds; measured here
-// with two busy processes beside a 1 GiB migration, 7.5-8.8 ms -> 1.7-3.6.
+// with two busy processes beside a 1 GiB migration, 7.5-8.8 ms -> 1.2-6.4.
 // Needs CAP_SYS_NICE (or RLIMIT_NICE); without it nothing changes
 // (boosted() says which). The old nice value is restored on destruction.
 // Threads created meanwhile inherit the boost: start none in the scope.
