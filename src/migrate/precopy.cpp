@@ -147,7 +147,9 @@ class PreCopy {
     so.final_pages = rf.planned;
     so.final_bytes = rf.bytes;
     lap(so.final_send);
+    trace::Scope ss("migrate.save_state");
     TERN_TRY_ASSIGN(auto state, d_.save_state());
+    ss.done();
     lap(so.state_save);
     TERN_TRY(sender_.finish(state));
     lap(so.finish);

@@ -144,6 +144,7 @@ class Receiver {
                           where(r));
       case T::x86_tsc_info:
         stop_prefault();  // the pages are over: the state records follow
+        if (opts_.on_state_records && out_.domain) opts_.on_state_records();
         return {};
       default:
         return {};  // MSR policy, HVM params, END: nothing to apply
@@ -171,7 +172,6 @@ class Receiver {
       return std::unexpected(d.error().context(fmt::format("{}: creating the domain", where(r))));
     out_.domain = std::move(*d);
     if (opts_.prefault) prefault_ = std::make_unique<Prefaulter>(*out_.domain, frame_limit_);
-    if (opts_.on_domain_created) opts_.on_domain_created();
     return {};
   }
 

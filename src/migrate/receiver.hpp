@@ -84,11 +84,11 @@ struct ReceiverOptions {
   // starting below the last frame seen), the state records begin, or the
   // stream ends.
   bool prefault = false;
-  // Called in the receiving thread once the domain exists (and any
-  // pre-faulting thread runs): a migration destination raises the thread's
-  // priority from here (vm::ThreadBoost), after the domain's own threads
-  // were started, so they do not inherit it.
-  std::function<void()> on_domain_created;
+  // Called in the receiving thread when the state records begin (the
+  // source has paused its guest: the switch-over is under way). A migration
+  // destination raises the thread's priority from here (vm::ThreadBoost);
+  // the domain's own threads exist by then and do not inherit it.
+  std::function<void()> on_state_records;
   // Called after each PAGE_DATA record is applied with the stream bytes
   // consumed so far (a migration destination sends them as ACKs).
   std::function<void(std::uint64_t consumed)> on_pages_applied;

@@ -110,11 +110,13 @@ int run_receive(const ReceiveArgs& a) {
   ro.prefault = a.prefault && !ram;  // made ahead: already faulted in
   const int conn_fd = conn->get();
   ro.on_pages_applied = [conn_fd](std::uint64_t n) { migrate::destination_ack(conn_fd, n); };
-  // From the moment the VM exists until it runs, this thread is what the
-  // guest waits for at the switch-over: raised priority (when permitted), so
-  // a busy host's scheduler does not stretch the pause.
+  // From the state records (the source has paused its guest) until the VM
+  // runs here, this thread is what the guest waits for: raised priority
+  // (when permitted), so a busy host's scheduler does not stretch the pause.
   std::optional<vm::ThreadBoost> boost;
-  ro.on_domain_created = [&boost] { boost.emplace(); };
+  ro.on_state_records = [&boost] {
+    if (!boost) boost.emplace();
+  };
   ro.factory = [&](const migrate::ImageConfig& c) {
     vm::DomainConfig dc = c.domain_config(a.console);
     dc.prepared_ram = ram;
