@@ -28,6 +28,8 @@ constexpr std::size_t kInputMax = 65535;
 // How long new connections wait after accept ran out of descriptors.
 constexpr std::chrono::milliseconds kAcceptPause{200};
 using Clock = std::chrono::steady_clock;
+// Connections served before the replies held back in a round are sent.
+constexpr int kFlushBatch = 64;
 }  // namespace
 
 Expected<> Server::listen_at(const std::string& path) {
@@ -184,10 +186,13 @@ void Server::serve(Connection& c) {
   // Output drained below the limits: handle requests already buffered.
   if (!c.closing && !c.ignored && !c.in.empty() && !daemon_.input_paused(c))
     if (!daemon_.process_input(c)) daemon_.fail_connection(c, ConnError::protocol);
-  // Its replies go out now rather than after the whole batch (with a
-  // thousand busy clients a batch takes milliseconds); watch events for
-  // others and the bookkeeping follow in deliver().
-  if (!c.closing && !c.ignored && !c.hold && c.pending_out() > 0) flush(c);
+  // Without busy polling its replies go out now rather than after the whole
+  // batch: the clients work on them while the daemon still serves others,
+  // instead of the daemon falling asleep just as they send the next requests.
+  // With busy polling the daemon sees those requests anyway, and sending a
+  // round's replies together (deliver(), at most kFlushBatch connections
+  // later) wakes a client's poller once rather than for each of its replies.
+  if (!batch_replies() && !c.closing && !c.ignored && !c.hold && c.pending_out() > 0) flush(c);
   daemon_.mark_dirty(c);
 }
 
@@ -254,8 +259,16 @@ void Server::round(std::vector<epoll_event>& events, int n, epoll_event& lev) {
       continue;
     }
     auto it = daemon_.conns.find(tag);
-    if (it != daemon_.conns.end()) serve(*it->second);
+    if (it == daemon_.conns.end()) continue;
+    serve(*it->second);
+    // Replies held back for the end of the round (batch_replies) wait for
+    // at most kFlushBatch connections: a round can hold hundreds.
+    if (batch_replies() && ++held_replies_ >= kFlushBatch) {
+      deliver();
+      held_replies_ = 0;
+    }
   }
+  held_replies_ = 0;
   // Rings introduced this round: poll them, and serve what their guests
   // wrote before the daemon knew them.
   while (!daemon_.attached.empty()) {
