@@ -61,7 +61,9 @@ one_round() {
 }
 
 mkdir -p "$tmp/tern"
-XENSTORED_PATH="$tmp/tern/socket" "$xsd" -N &
+# XS_BENCH_TERN_ARGS: extra options for tern-xenstored (e.g. --busy-poll-us 0).
+# shellcheck disable=SC2086
+XENSTORED_PATH="$tmp/tern/socket" "$xsd" -N ${XS_BENCH_TERN_ARGS:-} &
 tpid=$!
 for _ in $(seq 100); do [ -S "$tmp/tern/socket" ] && break; sleep 0.05; done
 

@@ -65,7 +65,11 @@ struct Connection {
   std::vector<UniqueFd> request_fds;
 
   std::uint32_t poll_mask = 0;  // epoll events the server registered (server bookkeeping)
-  bool dirty = false;           // listed in Daemon::dirty
+  // The transport may hold input not read yet: the server stopped reading
+  // before it said "nothing now" (a read budget, a pause). The server polls
+  // edge-triggered, so it comes back to such a connection by itself.
+  bool unread_input = true;
+  bool dirty = false;  // listed in Daemon::dirty
   // Handle no further requests and send nothing for now: work deferred to
   // the end of the server round (a live-update exec, adopting a parked
   // connection) decides what happens to them.

@@ -25,6 +25,11 @@ constexpr std::size_t kReadBudget = 256 * 1024;
 // Unhandled input kept per connection: a live-update image records it in a
 // 16-bit length (in-data-len).
 constexpr std::size_t kInputMax = 65535;
+// How long new connections wait after accept ran out of descriptors.
+constexpr std::chrono::milliseconds kAcceptPause{200};
+using Clock = std::chrono::steady_clock;
+// Connections served before the replies held back in a round are sent.
+constexpr int kFlushBatch = 64;
 }  // namespace
 
 Expected<> Server::listen_at(const std::string& path) {
@@ -49,7 +54,8 @@ void Server::update_interest(Connection& c) {
   int fd = c.transport->fd();
   if (fd < 0) return;
   std::uint32_t mask =
-      c.transport->poll_events(!c.ignored && !daemon_.input_paused(c), c.pending_out() > 0);
+      c.transport->poll_events(!c.ignored && !daemon_.input_paused(c), c.pending_out() > 0) |
+      EPOLLET;
   if (mask == c.poll_mask) return;  // spares an epoll_ctl per request
   epoll_event ev{};
   ev.events = mask;
@@ -60,7 +66,7 @@ void Server::update_interest(Connection& c) {
 
 void Server::attach(Connection& c) {
   epoll_event ev{};
-  ev.events = c.transport->poll_events(true, false);
+  ev.events = c.transport->poll_events(true, false) | EPOLLET;
   ev.data.u64 = c.id;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.transport->fd(), &ev) != 0) {
     log::warn("connection {}: epoll_ctl: {}", c.id, std::strerror(errno));
@@ -106,6 +112,7 @@ void Server::accept_all() {
         log::warn("accept: {}; pausing new connections", std::strerror(errno));
         ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listen_.get(), nullptr);
         accept_paused_ = true;
+        accept_resume_ = Clock::now() + kAcceptPause;
       }
       return;
     }
@@ -147,18 +154,28 @@ void Server::on_readable(Connection& c) {
         log::info("connection {}: payload longer than {} bytes", c.id, kPayloadMax);
         daemon_.fail_connection(c, ConnError::protocol);
       }
-      // A short read drained the transport; level-triggered polling reports more.
-      if (static_cast<std::size_t>(n) < asked) break;
+      // A short read drained the transport: the next input is a new edge.
+      if (static_cast<std::size_t>(n) < asked) {
+        c.unread_input = false;
+        break;
+      }
       continue;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      c.unread_input = false;
+      break;
+    }
     if (n < 0 && errno == EINTR) continue;
     // End of input, or the peer broke the transport's rules (EPROTO).
+    c.unread_input = false;
     daemon_.fail_connection(c, n < 0 && errno == EPROTO ? ConnError::ring_index : ConnError::none);
   }
 }
 
 void Server::serve(Connection& c) {
+  // Called for an event (new input, perhaps) or to go on reading: until a
+  // read says "nothing now", input may be waiting.
+  c.unread_input = true;
   if (c.transport->on_wakeup()) {
     // Ring reconnection: the guest restarts from an empty ring.
     daemon_.reset_connection(c);
@@ -169,10 +186,13 @@ void Server::serve(Connection& c) {
   // Output drained below the limits: handle requests already buffered.
   if (!c.closing && !c.ignored && !c.in.empty() && !daemon_.input_paused(c))
     if (!daemon_.process_input(c)) daemon_.fail_connection(c, ConnError::protocol);
-  // Its replies go out now rather than after the whole batch (with a
-  // thousand busy clients a batch takes milliseconds); watch events for
-  // others and the bookkeeping follow in deliver().
-  if (!c.closing && !c.ignored && !c.hold && c.pending_out() > 0) flush(c);
+  // Without busy polling its replies go out now rather than after the whole
+  // batch: the clients work on them while the daemon still serves others,
+  // instead of the daemon falling asleep just as they send the next requests.
+  // With busy polling the daemon sees those requests anyway, and sending a
+  // round's replies together (deliver(), at most kFlushBatch connections
+  // later) wakes a client's poller once rather than for each of its replies.
+  if (!batch_replies() && !c.closing && !c.ignored && !c.hold && c.pending_out() > 0) flush(c);
   daemon_.mark_dirty(c);
 }
 
@@ -187,18 +207,25 @@ Expected<> Server::run(const std::atomic<bool>& stop) {
   std::vector<epoll_event> events(256);
   watch_existing();
   bool first = true;
+  Clock::time_point spin_until{};  // busy polling (busy_poll_) goes on until then
   while (!stop.load()) {
     if (first) {
       first = false;  // deliver what restored connections were owed before waiting
     } else {
-      // Output still to deliver (queued while delivering): look for events, don't wait.
-      int timeout = daemon_.dirty.empty() ? 200 : 0;
+      // Output still to deliver (queued while delivering), input left to
+      // read, or events handled less than busy_poll_ ago: look for events,
+      // don't wait.
+      int timeout = 200;
+      if (!daemon_.dirty.empty() || !again_.empty() ||
+          (busy_poll_.count() > 0 && Clock::now() < spin_until))
+        timeout = 0;
       int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
       if (n < 0) {
         if (errno == EINTR) continue;
         return errno_error("epoll_wait", errno);
       }
       round(events, n, lev);
+      if (n > 0 && busy_poll_.count() > 0) spin_until = Clock::now() + busy_poll_;
     }
     // This round's output goes out first, except to connections on hold;
     // then the work that had to wait for the end of the round (a live update
@@ -215,10 +242,16 @@ Expected<> Server::run(const std::atomic<bool>& stop) {
 }
 
 void Server::round(std::vector<epoll_event>& events, int n, epoll_event& lev) {
-  if (n == 0 && accept_paused_) {
+  if (accept_paused_ && Clock::now() >= accept_resume_) {
     accept_paused_ = false;
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listen_.get(), &lev);
   }
+  // Input left unread in the last round: no new edge will announce it.
+  again_serving_.clear();
+  again_serving_.swap(again_);
+  for (std::uint64_t id : again_serving_)
+    if (auto it = daemon_.conns.find(id); it != daemon_.conns.end() && it->second->unread_input)
+      serve(*it->second);  // (listed twice if delivered in two passes: served once)
   for (int i = 0; i < n; ++i) {
     std::uint64_t tag = events[i].data.u64;
     if (tag == kListenTag) {
@@ -226,8 +259,16 @@ void Server::round(std::vector<epoll_event>& events, int n, epoll_event& lev) {
       continue;
     }
     auto it = daemon_.conns.find(tag);
-    if (it != daemon_.conns.end()) serve(*it->second);
+    if (it == daemon_.conns.end()) continue;
+    serve(*it->second);
+    // Replies held back for the end of the round (batch_replies) wait for
+    // at most kFlushBatch connections: a round can hold hundreds.
+    if (batch_replies() && ++held_replies_ >= kFlushBatch) {
+      deliver();
+      held_replies_ = 0;
+    }
   }
+  held_replies_ = 0;
   // Rings introduced this round: poll them, and serve what their guests
   // wrote before the daemon knew them.
   while (!daemon_.attached.empty()) {
@@ -273,10 +314,15 @@ void Server::deliver_pass() {
       if (!c.closing && !c.ignored) flush(c);
       if (c.in.size() == before) break;  // only a partial request is left
     }
-    if (c.closing && !daemon_.keep_after_failure(c))
+    if (c.closing && !daemon_.keep_after_failure(c)) {
       drop(c);  // RELEASE, end of input, a socket's protocol error
-    else
-      update_interest(c);
+      continue;
+    }
+    update_interest(c);
+    // Reading stopped early (a budget, a pause since lifted): go on next round.
+    if (c.unread_input && !c.closing && !c.ignored && !daemon_.input_paused(c) && c.transport &&
+        c.transport->fd() >= 0)
+      again_.push_back(id);
   }
   for (std::uint64_t id : held)
     if (auto it = daemon_.conns.find(id); it != daemon_.conns.end())

@@ -155,6 +155,13 @@ int main(int argc, char** argv) {
   app.add_option("-q,--quota-soft", soft, "memory=N: warning level");
   app.add_option("-w,--timeout", timeouts, "WHAT=SECONDS (accepted; watch events never time out)");
   app.add_flag("-U,--live-update", live_update, "restore state from a live update (RUNDIR/state_dump)");
+  long busy_poll_us = tern::xs::kDefaultBusyPoll.count();
+  app.add_option("--busy-poll-us", busy_poll_us,
+                 fmt::format("after handling requests, keep polling without sleeping for this many "
+                             "microseconds before blocking (0: never; at most {})",
+                             tern::xs::kMaxBusyPoll.count()))
+      ->check(CLI::Range(0L, static_cast<long>(tern::xs::kMaxBusyPoll.count())))
+      ->capture_default_str();
   std::string check_file, lu_failed, lu_pipe;
   app.add_option("--check-image", check_file,
                  "read a live-update image as -U would, print its counts, and exit (0 if it can be restored)");
@@ -204,6 +211,7 @@ int main(int argc, char** argv) {
 
   tern::xs::Daemon daemon(quota);
   tern::xs::Server server(daemon);
+  server.set_busy_poll(std::chrono::microseconds(busy_poll_us));
   std::string path = socket_path();
   bool listening = false;
   if (live_update) {

@@ -1,6 +1,8 @@
 // The epoll server with real unix-socket clients: many requests pipelined in
 // one write are answered in order; a client that pipelines and never reads
 // holds bounded buffers; a flooding client does not stall another client.
+// Each test runs with busy polling off (replies sent as each connection is
+// served) and on (replies of a round sent together).
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -26,7 +28,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class ServerTest : public ::testing::Test {
+class ServerTest : public ::testing::TestWithParam<std::chrono::microseconds> {
  protected:
   void SetUp() override {
     char tmpl[] = "/tmp/tern-server-test.XXXXXX";
@@ -35,6 +37,7 @@ class ServerTest : public ::testing::Test {
     path_ = dir_ + "/socket";
     daemon_ = std::make_unique<Daemon>();
     server_ = std::make_unique<Server>(*daemon_);
+    server_->set_busy_poll(GetParam());
     ASSERT_TRUE(server_->listen_at(path_));
     thread_ = std::thread([this] { (void)server_->run(stop_); });
   }
@@ -123,7 +126,7 @@ std::vector<Message> read_replies(int fd, std::size_t count, int ms) {
   return got;
 }
 
-TEST_F(ServerTest, PipelinedRequestsInOneWriteAreAnsweredInOrder) {
+TEST_P(ServerTest, PipelinedRequestsInOneWriteAreAnsweredInOrder) {
   // 5000 WRITE + READ pairs, about 300 KB: more than the daemon reads from
   // one client per round, so requests are split across reads (some mid-request)
   // and handled over several rounds.
@@ -152,7 +155,7 @@ TEST_F(ServerTest, PipelinedRequestsInOneWriteAreAnsweredInOrder) {
   }
 }
 
-TEST_F(ServerTest, ClientThatPipelinesAndNeverReadsStaysBounded) {
+TEST_P(ServerTest, ClientThatPipelinesAndNeverReadsStaysBounded) {
   SocketClient admin = client();
   std::string big(4000, 'b');
   auto w = admin.call(Type::write, write_payload("/big", big));
@@ -191,7 +194,7 @@ TEST_F(ServerTest, ClientThatPipelinesAndNeverReadsStaysBounded) {
   for (const Message& m : got) ASSERT_TRUE(m.payload == big) << m.payload.size() << " bytes";
 }
 
-TEST_F(ServerTest, FloodingClientDoesNotStallAnother) {
+TEST_P(ServerTest, FloodingClientDoesNotStallAnother) {
   // The flooder keeps about 64 KB of pipelined WRITEs in flight and drains
   // its replies on a second thread; meanwhile another client's requests
   // must each be answered promptly.
@@ -249,6 +252,12 @@ TEST_F(ServerTest, FloodingClientDoesNotStallAnother) {
       << "slowest request took "
       << std::chrono::duration_cast<std::chrono::milliseconds>(worst).count() << " ms";
 }
+
+INSTANTIATE_TEST_SUITE_P(BusyPoll, ServerTest,
+                         ::testing::Values(std::chrono::microseconds(0), kDefaultBusyPoll),
+                         [](const auto& info) {
+                           return "us" + std::to_string(info.param.count());
+                         });
 
 }  // namespace
 }  // namespace tern::xs
