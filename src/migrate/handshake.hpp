@@ -33,6 +33,12 @@ namespace tern::migrate {
 
 // Source side: waits for READY (or ERROR), then sends GO.
 Expected<void> source_commit(int fd, std::chrono::milliseconds timeout);
+// Source side, after GO: waits (at most `timeout`) until the destination
+// closes the connection, which it does once its guest runs. Meanwhile this
+// side does nothing, so its teardown (unmapping guest memory, destroying the
+// VM: tens of milliseconds of kernel work) does not take a CPU from the
+// destination while it starts the guest, when both run on one host.
+void source_wait_for_close(int fd, std::chrono::milliseconds timeout);
 // Destination side: sends READY, waits for GO.
 Expected<void> destination_commit(int fd, std::chrono::milliseconds timeout);
 // Destination side: tells the source why the stream was refused (best effort).

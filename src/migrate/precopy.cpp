@@ -159,8 +159,11 @@ class PreCopy {
     boost.end();
     stats_.total = Clock::now() - t0_;
     stats_.bytes = sender_.bytes();
+    // Committed: the guest runs on the destination from now on and this one
+    // stays paused until it is torn down, so its dirty log stays on —
+    // turning it off costs milliseconds of kernel work (huge pages are
+    // rebuilt) on a CPU the destination may be resuming the guest on.
     d_.set_throttle(0);
-    (void)d_.stop_dirty_log();
     p.phase = Progress::Phase::committed;
     p.elapsed = stats_.total;
     report(p);

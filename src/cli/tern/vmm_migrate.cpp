@@ -98,6 +98,7 @@ json Vmm::migrate(const json& req, const ControlServer::Emit& emit) {
   const auto cfg = migrate::ImageConfig::from(config_, backend_);
   const double cpu0 = thread_cpu_ms();
   auto st = migrate::migrate_domain(*domain_, cfg, sink, o);
+  if (st) migrate::source_wait_for_close(fd, 1s);  // the destination starts the guest first
   const double sender_cpu = thread_cpu_ms() - cpu0;
   migrating_ = false;
   if (trace::enabled_by_environment())
