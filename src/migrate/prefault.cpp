@@ -1,13 +1,9 @@
 #include "migrate/prefault.hpp"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cerrno>
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23  // Linux 5.14
-#endif
+#include "vm/host_ram.hpp"
 
 namespace tern::migrate {
 
@@ -31,8 +27,8 @@ void Prefaulter::run(vm::Domain& d, std::uint64_t end_pfn) {
     // Only a step whose frames are one contiguous piece of host memory (the
     // KVM backend's slots are; a step across a slot edge is skipped).
     if (first == nullptr || d.page(pfn + n - 1) != first + (n - 1) * vm::kPageSize) continue;
-    if (::madvise(first, n * vm::kPageSize, MADV_POPULATE_WRITE) != 0) {
-      if (errno == EINVAL) {  // the kernel does not know the advice
+    if (const int e = vm::populate_writable(first, n * vm::kPageSize); e != 0) {
+      if (e == EINVAL) {  // the kernel does not know the advice
         supported_ = false;
         return;
       }

@@ -266,12 +266,8 @@ class Receiver {
       dests_.push_back(present && !later ? d.page(pfn) : nullptr);
     }
     std::reverse(dests_.begin(), dests_.end());
-    if (pd.payload_pending) return reader_->libxc()->read_page_payload(dests_);
-    // (A reader that already holds the payload: copy it.)
-    for (std::size_t k = 0; k < dests_.size(); ++k)
-      if (dests_[k] != nullptr)
-        std::memcpy(dests_[k], pd.pages.data() + k * vm::kPageSize, vm::kPageSize);
-    return {};
+    // (read_all() reads in defer mode whenever it builds a domain.)
+    return reader_->libxc()->read_page_payload(dests_);
   }
 
   ByteSource& src_;

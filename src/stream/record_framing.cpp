@@ -32,14 +32,19 @@ Expected<RecordHead> RecordReader::next_head(std::uint32_t max_body) {
   return h;
 }
 
+Error RecordReader::body_ends_early() const {
+  return Error(Errc::truncated, fmt::format("{} stream: offset {}: record #{} ({}): input ends inside the body ({} of {} bytes)",
+                                            stream_, cur_.offset, cur_.index, namer_(cur_.type), cur_.length - cur_left_,
+                                            cur_.length));
+}
+
 Expected<Bytes> RecordReader::read_body(std::size_t n) {
   if (!in_record_ || n > cur_left_)
     return make_error(Errc::internal, "{} stream: read_body({}) beyond the current record body", stream_, n);
   TERN_TRY_ASSIGN(Bytes b, src_.read(n));
   cur_left_ -= b.size();
   if (b.size() < n)
-    return make_error(Errc::truncated, "{} stream: offset {}: record #{} ({}): input ends inside the body ({} of {} bytes)",
-                      stream_, cur_.offset, cur_.index, namer_(cur_.type), cur_.length - cur_left_, cur_.length);
+    return std::unexpected(body_ends_early());
   return b;
 }
 
@@ -49,8 +54,7 @@ Expected<void> RecordReader::skip_body(std::uint64_t n) {
   TERN_TRY_ASSIGN(std::uint64_t done, src_.skip(n));
   cur_left_ -= done;
   if (done < n)
-    return make_error(Errc::truncated, "{} stream: offset {}: record #{} ({}): input ends inside the body ({} of {} bytes)",
-                      stream_, cur_.offset, cur_.index, namer_(cur_.type), cur_.length - cur_left_, cur_.length);
+    return std::unexpected(body_ends_early());
   return {};
 }
 
@@ -62,8 +66,7 @@ Expected<void> RecordReader::read_body_into(std::span<const MutableBytes> parts)
   TERN_TRY_ASSIGN(std::uint64_t done, src_.read_into(parts));
   cur_left_ -= done;
   if (done < n)
-    return make_error(Errc::truncated, "{} stream: offset {}: record #{} ({}): input ends inside the body ({} of {} bytes)",
-                      stream_, cur_.offset, cur_.index, namer_(cur_.type), cur_.length - cur_left_, cur_.length);
+    return std::unexpected(body_ends_early());
   return {};
 }
 

@@ -72,6 +72,9 @@ class RecordReader {
   [[nodiscard]] ByteSource& source() { return src_; }
 
  private:
+  // The current record's body ended before its length said.
+  [[nodiscard]] Error body_ends_early() const;
+
   ByteSource& src_;
   std::string stream_;
   TypeNamer namer_;

@@ -19,6 +19,10 @@ namespace {
 constexpr std::uint64_t kHugeAlign = 2 << 20;  // a transparent huge page
 }
 
+int populate_writable(std::byte* addr, std::uint64_t len) {
+  return ::madvise(addr, len, MADV_POPULATE_WRITE) == 0 ? 0 : errno;
+}
+
 Expected<std::unique_ptr<HostRam>> HostRam::create(std::uint64_t bytes) {
   if (bytes == 0 || bytes % kPageSize != 0)
     return make_error(Errc::usage, "guest RAM of {} bytes is not a non-zero multiple of 4 KiB",
@@ -45,8 +49,7 @@ Expected<void> HostRam::populate() {
   if (base_ == nullptr) return make_error(Errc::usage, "guest RAM: populate() after take()");
   for (std::uint64_t off = populated_; off < bytes_; off += kHugeAlign) {
     const std::uint64_t n = std::min(kHugeAlign, bytes_ - off);
-    if (::madvise(base_ + off, n, MADV_POPULATE_WRITE) != 0) {
-      const int e = errno;
+    if (const int e = populate_writable(base_ + off, n); e != 0) {
       if (e == EINVAL)
         return make_error(Errc::unsupported,
                           "pre-faulting guest RAM needs MADV_POPULATE_WRITE (Linux 5.14 or later)");

@@ -19,6 +19,10 @@
 
 namespace tern::vm {
 
+// Faults [addr, addr + len) in, writable (MADV_POPULATE_WRITE): 0, or the
+// errno (EINVAL: the kernel predates Linux 5.14 and does not know it).
+[[nodiscard]] int populate_writable(std::byte* addr, std::uint64_t len);
+
 class HostRam {
  public:
   // `bytes` (a non-zero multiple of 4 KiB) of address space, nothing

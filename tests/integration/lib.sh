@@ -5,6 +5,7 @@
 #   need_tern          skips unless $TERN is executable
 #   need_xen_verify    skips unless Xen's verify-stream-v2 can run
 #   expect_rc N cmd... runs cmd, fails unless it exits with N; its stderr is in $LAST_ERR
+#   wait_for SECONDS cmd... retries cmd every 50 ms until it succeeds (1 if it never does)
 set -euo pipefail
 
 TERN_SOURCE_DIR="${TERN_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -34,4 +35,11 @@ expect_rc() {
   "$@" >/dev/null 2>"$errf" || rc=$?
   LAST_ERR="$(cat "$errf")"; rm -f "$errf"
   [ "$rc" -eq "$want" ] || fail "expected exit $want, got $rc from: $* ${LAST_ERR:+(stderr: $LAST_ERR)}"
+}
+
+wait_for() {
+  local t=$(( $1 * 20 )); shift
+  until "$@" 2>/dev/null; do
+    t=$((t-1)); [ "$t" -gt 0 ] || return 1; sleep 0.05
+  done
 }

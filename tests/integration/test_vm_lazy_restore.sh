@@ -11,12 +11,6 @@ need_tern
 command -v python3 >/dev/null || skip "python3 is missing"
 d="$(tmpdir)"
 
-wait_for() {  # wait_for SECONDS CMD...: retries CMD every 50 ms
-  local t=$(( $1 * 20 )); shift
-  until "$@" 2>/dev/null; do
-    t=$((t-1)); [ "$t" -gt 0 ] || return 1; sleep 0.05
-  done
-}
 json_get() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
 
 backends="sim"

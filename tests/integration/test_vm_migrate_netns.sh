@@ -25,7 +25,6 @@ ip -n "$ns_s" link set lo up; ip -n "$ns_d" link set lo up
 ip netns exec "$ns_s" tc qdisc add dev vs$$ root tbf rate 20mbit burst 32kbit latency 400ms \
   2>/dev/null || skip "tc tbf is not available"
 
-wait_for() { local t=$(( $1 * 20 )); shift; until "$@" 2>/dev/null; do t=$((t-1)); [ "$t" -gt 0 ] || return 1; sleep 0.05; done; }
 
 ip netns exec "$ns_d" "$TERN" receive --listen tcp://10.231.0.2:4444 --link-timeout 3 \
   --console "$d/dst.console" 2>"$d/recv.err" & rpid=$!

@@ -7,10 +7,6 @@ source "$(dirname "$0")/lib.sh"
 need_tern
 d="$(tmpdir)"
 
-wait_for() {  # wait_for SECONDS CMD...
-  local t=$(( $1 * 20 )); shift
-  until "$@" 2>/dev/null; do t=$((t-1)); [ "$t" -gt 0 ] || return 1; sleep 0.05; done
-}
 json_get() { python3 -c 'import json,sys; d=json.loads(sys.stdin.readlines()[-1]); print(eval("d"+sys.argv[1]))' "$1"; }
 ctl() {  # ctl SOCKET JSON: one request, prints the answer
   python3 - "$1" "$2" <<'PY'

@@ -15,7 +15,6 @@ else
   backend=sim
   note "no usable /dev/kvm: sim backend only (RAM made ahead is never taken there)"
 fi
-wait_for() { local t=$(( $1 * 20 )); shift; until "$@" 2>/dev/null; do t=$((t-1)); [ "$t" -gt 0 ] || return 1; sleep 0.05; done; }
 guest="passes=40 mib=16 ws=8 pause=2000 io=gp"
 
 # migrate_with NAME RECEIVE-ARGS...: one migration; prints the destination's summary line

@@ -13,7 +13,13 @@
 
 namespace tern::cli {
 
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
 namespace {
+
+double ms(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; }
+
 // CPU time (user + system) of the calling thread: the migration's sender.
 double thread_cpu_ms() {
   rusage ru{};
@@ -21,14 +27,6 @@ double thread_cpu_ms() {
   return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
-}  // namespace
-
-using json = nlohmann::json;
-using namespace std::chrono_literals;
-
-namespace {
-
-double ms(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; }
 
 json progress_event(const migrate::Progress& p) {
   using P = migrate::Progress::Phase;

@@ -100,6 +100,26 @@ inline void pause_mid_pass(vm::Domain& d, std::uint64_t pass) {
   FAIL() << "the guest never reached pass " << pass;
 }
 
+// A sim guest started and running again once it reached pass `pass`: a
+// migration source with data written and its working set in motion. Null
+// (with the failure recorded) when a step fails.
+inline std::unique_ptr<vm::sim::SimDomain> running_mid_pass(const vm::DomainConfig& cfg,
+                                                            std::uint64_t pass) {
+  auto d = make_sim(cfg);
+  if (!d) return nullptr;
+  if (auto ok = d->start(); !ok) {
+    ADD_FAILURE() << "start: " << ok.error().message();
+    return nullptr;
+  }
+  pause_mid_pass(*d, pass);
+  if (::testing::Test::HasFatalFailure()) return nullptr;
+  if (auto ok = d->resume(); !ok) {
+    ADD_FAILURE() << "resume: " << ok.error().message();
+    return nullptr;
+  }
+  return d;
+}
+
 inline vm::sim::SimDomain& as_sim(vm::Domain& d) { return dynamic_cast<vm::sim::SimDomain&>(d); }
 
 }  // namespace tern::migrate::testing

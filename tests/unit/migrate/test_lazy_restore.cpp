@@ -230,10 +230,8 @@ TEST_F(LazyRestoreSim, PagePlanOfAMigrationStreamMatchesTheStreamingReceiver) {
     SCOPED_TRACE(batch == 0 ? "default batches" : "batches of 100");
     // passes=0: the guest runs until stopped, however long small batches take.
     const auto cfg = sim_config("passes=0 mib=16 ws=4 balloon=2048,8", 2, 64ULL << 20);
-    auto src = make_sim(cfg);
-    ASSERT_TRUE(src->start());
-    pause_mid_pass(*src, 3);
-    ASSERT_TRUE(src->resume());
+    auto src = running_mid_pass(cfg, 3);
+    ASSERT_NE(src, nullptr);
     MigrateOptions mo;
     mo.max_downtime = std::chrono::milliseconds(1);  // several rounds
     mo.max_iterations = 5;
@@ -397,20 +395,41 @@ TEST_F(LazyRestoreSim, PagePlanWorksPerExtentNotPerPage) {
 // restored lazily into a fresh domain (memory compared host-side before it
 // runs), and finishes its passes with zero errors; the image is unchanged
 // although the guest rewrote its whole region after the restore.
-class LazyRestoreKvm : public vm::kvm::testing::KvmTest {};
+class LazyRestoreKvm : public vm::kvm::testing::KvmTest {
+ protected:
+  struct Saved {
+    std::unique_ptr<vm::kvm::KvmDomain> src;  // paused where it was saved; null on failure
+    std::string img;                           // vm.img in the test's directory
+    SaveStats stats;
+  };
+  // Boots the built-in guest with `cmd` (console src.log), lets it reach
+  // `pass` ("pass N:" on its console) and saves it to vm.img.
+  Saved boot_and_save(const std::string& cmd, std::uint32_t vcpus, std::uint64_t mib,
+                      const std::string& pass) {
+    Saved out;
+    auto src = make(cmd, vcpus, "src.log", mib);
+    if (!src || !src->start()) {
+      ADD_FAILURE() << "the source domain did not start";
+      return out;
+    }
+    if (!wait_console("src.log", pass)) {
+      ADD_FAILURE() << "no '" << pass << "': " << read_file(console_path("src.log"));
+      return out;
+    }
+    vm::DomainConfig c;
+    c.memory_bytes = mib << 20;
+    c.vcpus = vcpus;
+    c.cmdline = cmd;
+    out.img = console_path("vm.img");
+    out.stats = save_to_file(*src, c, vm::Backend::kvm, out.img);
+    out.src = std::move(src);
+    return out;
+  }
+};
 
 TEST_F(LazyRestoreKvm, RestoredGuestFinishesCleanAndNeverWritesTheImage) {
-  const std::string cmd = "passes=8 mib=24 ws=24 io=gp";
-  auto src = make(cmd, 2, "src.log", 64);
+  auto [src, img, st] = boot_and_save("passes=8 mib=24 ws=24 io=gp", 2, 64, "pass 3:");
   ASSERT_NE(src, nullptr);
-  ASSERT_TRUE(src->start());
-  ASSERT_TRUE(wait_console("src.log", "pass 3:")) << read_file(console_path("src.log"));
-  vm::DomainConfig c;
-  c.memory_bytes = 64ULL << 20;
-  c.vcpus = 2;
-  c.cmdline = cmd;
-  const std::string img = console_path("vm.img");
-  const SaveStats st = save_to_file(*src, c, vm::Backend::kvm, img);
   ASSERT_EQ(src->state(), vm::RunState::paused);
   const auto before = read_all(img);
   ASSERT_EQ(before.size(), st.bytes);
@@ -441,17 +460,8 @@ TEST_F(LazyRestoreKvm, RestoredGuestFinishesCleanAndNeverWritesTheImage) {
 // the image is validated; an image found corrupt at its very end must still
 // be refused before any vCPU entered KVM_RUN, and the domain be gone.
 TEST_F(LazyRestoreKvm, CorruptImageIsRefusedBeforeAnyVcpuRuns) {
-  const std::string cmd = "passes=8 mib=8 ws=8 io=gp";
-  auto src = make(cmd, 2, "src.log", 64);
+  auto [src, img, st] = boot_and_save("passes=8 mib=8 ws=8 io=gp", 2, 64, "pass 2:");
   ASSERT_NE(src, nullptr);
-  ASSERT_TRUE(src->start());
-  ASSERT_TRUE(wait_console("src.log", "pass 2:")) << read_file(console_path("src.log"));
-  vm::DomainConfig c;
-  c.memory_bytes = 64ULL << 20;
-  c.vcpus = 2;
-  c.cmdline = cmd;
-  const std::string img = console_path("vm.img");
-  save_to_file(*src, c, vm::Backend::kvm, img);
   src->shutdown();
   auto bytes = read_all(img);
   const auto recs = record_offsets(img);
@@ -497,16 +507,8 @@ TEST_F(LazyRestoreKvm, CorruptImageIsRefusedBeforeAnyVcpuRuns) {
 // the image is accepted (frames up to 5 GiB exist on KVM), the untouched
 // gigabytes cost nothing to save or restore, and the guest finishes clean.
 TEST_F(LazyRestoreKvm, GuestAboveTheMmioHoleRoundTrips) {
-  const std::string cmd = "passes=6 mib=16 base=0x100000000 io=gp";
-  auto src = make(cmd, 1, "src.log", 4096);
+  auto [src, img, st] = boot_and_save("passes=6 mib=16 base=0x100000000 io=gp", 1, 4096, "pass 2:");
   ASSERT_NE(src, nullptr);
-  ASSERT_TRUE(src->start());
-  ASSERT_TRUE(wait_console("src.log", "pass 2:")) << read_file(console_path("src.log"));
-  vm::DomainConfig c;
-  c.memory_bytes = 4096ULL << 20;
-  c.cmdline = cmd;
-  const std::string img = console_path("vm.img");
-  const SaveStats st = save_to_file(*src, c, vm::Backend::kvm, img);
   EXPECT_LT(st.pages.data_pages, 16384U);  // the region, the image, tables: not 4 GiB
   EXPECT_GT(st.pages.zero_pages, 1000000U);
   src->shutdown();

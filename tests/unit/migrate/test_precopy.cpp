@@ -122,10 +122,8 @@ void expect_clean_switch_over(vm::sim::SimDomain& src, Outcome& o) {
 
 TEST(PreCopy, BusyGuestWithBalloonMigratesClean) {
   const auto cfg = sim_config("passes=150 mib=16 ws=4 balloon=2048,8", 2, 64ULL << 20);
-  auto src = make_sim(cfg);
-  ASSERT_TRUE(src->start());
-  pause_mid_pass(*src, 3);
-  ASSERT_TRUE(src->resume());
+  auto src = running_mid_pass(cfg, 3);
+  ASSERT_NE(src, nullptr);
   MigrateOptions o;
   o.max_downtime = 1ms;  // forces several rounds
   o.max_iterations = 5;
@@ -401,10 +399,8 @@ TEST(PreCopy, PrefaultingDestinationEndsWithTheSourceMemory) {
   // the stream writes, populates and removes them: the destination must
   // still end with exactly the source's map and contents.
   const auto cfg = sim_config("passes=150 mib=16 ws=4 balloon=2048,8", 2, 64ULL << 20);
-  auto src = make_sim(cfg);
-  ASSERT_TRUE(src->start());
-  pause_mid_pass(*src, 3);
-  ASSERT_TRUE(src->resume());
+  auto src = running_mid_pass(cfg, 3);
+  ASSERT_NE(src, nullptr);
   MigrateOptions o;
   o.max_downtime = 1ms;
   o.max_iterations = 4;
@@ -418,10 +414,8 @@ TEST(PreCopy, PrefaultingDestinationEndsWithTheSourceMemory) {
 TEST(PreCopy, SparseFourTibGuestWithAHighBalloon) {
   auto cfg = sim_config("passes=300 mib=4 ws=2 balloon=256,2 bbase=0x3ffff000000", 2, 16ULL << 20);
   cfg.address_space_bytes = 4ULL << 40;
-  auto src = make_sim(cfg);
-  ASSERT_TRUE(src->start());
-  pause_mid_pass(*src, 2);
-  ASSERT_TRUE(src->resume());
+  auto src = running_mid_pass(cfg, 2);
+  ASSERT_NE(src, nullptr);
   MigrateOptions o;
   o.max_downtime = 0ms;
   o.max_iterations = 3;
@@ -454,10 +448,8 @@ int idle_threads() {
 TEST(PreCopy, BackgroundVcpusOnlyDuringRoundZero) {
   const auto cfg = sim_config("passes=100 mib=16 ws=4", 2, 64ULL << 20);
   for (const bool cancel : {false, true}) {
-    auto src = make_sim(cfg);
-    ASSERT_TRUE(src->start());
-    pause_mid_pass(*src, 2);
-    ASSERT_TRUE(src->resume());
+    auto src = running_mid_pass(cfg, 2);
+    ASSERT_NE(src, nullptr);
     ASSERT_EQ(idle_threads(), 0);
     MigrateOptions o;
     o.background_vcpus = true;
