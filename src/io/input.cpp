@@ -1,7 +1,9 @@
 #include "io/input.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -10,10 +12,34 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 namespace tern::io {
 
 FdSource::FdSource(int fd, std::size_t buffer) : fd_(fd), buf_(buffer) {}
+
+long FdSource::read_some(iovec* iov, int count) {
+  if (busy_poll_.count() > 0) {
+    msghdr m{};
+    m.msg_iov = iov;
+    m.msg_iovlen = static_cast<std::size_t>(count);
+    std::optional<std::chrono::steady_clock::time_point> until;  // set at the first miss
+    for (;;) {
+      const long r = ::recvmsg(fd_, &m, MSG_DONTWAIT);
+      if (r >= 0) return r;
+      if (errno == ENOTSOCK) {
+        busy_poll_ = {};  // a pipe or file: plain blocking reads from now on
+        break;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return r;
+      const auto now = std::chrono::steady_clock::now();
+      if (!until) until = now + busy_poll_;
+      if (now >= *until) break;
+      ::sched_yield();
+    }
+  }
+  return ::readv(fd_, iov, count);
+}
 
 Expected<void> FdSource::fill(std::size_t want) {
   if (end_ - begin_ >= want || eof_) return {};
@@ -33,7 +59,8 @@ Expected<void> FdSource::fill(std::size_t want) {
   while (end_ - begin_ < want) {
     const std::size_t room = buf_.size() - end_;
     const std::size_t ahead = std::max(want - (end_ - begin_), read_ahead_);
-    ssize_t r = ::read(fd_, buf_.data() + end_, std::min(room, ahead));
+    iovec one{buf_.data() + end_, std::min(room, ahead)};
+    const long r = read_some(&one, 1);
     if (r < 0) {
       if (errno == EINTR) continue;
       return errno_error("read", errno);
@@ -87,7 +114,7 @@ Expected<std::uint64_t> FdSource::read_into(std::span<const MutableBytes> parts)
       if (parts[j].size() == skip) continue;
       iov[n++] = iovec{parts[j].data() + skip, parts[j].size() - skip};
     }
-    const ssize_t r = ::readv(fd_, iov.data(), static_cast<int>(n));
+    const long r = read_some(iov.data(), static_cast<int>(n));
     if (r < 0) {
       if (errno == EINTR) continue;
       offset_ += done;
@@ -131,7 +158,7 @@ Expected<std::uint64_t> FdSource::skip(std::uint64_t n) {
 }
 
 Expected<MappedFile> MappedFile::map_fd(int fd, const std::string& name) {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0) return errno_error("stat " + name, errno);
   auto size = static_cast<std::size_t>(st.st_size);
   if (size == 0) return MappedFile(nullptr, 0);
@@ -164,7 +191,7 @@ Expected<InputFile> InputFile::open(const std::string& path) {
     fd = in.fd_.get();
   }
   in.raw_fd_ = fd;
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0) return errno_error("stat " + in.name_, errno);
   if (S_ISREG(st.st_mode)) {
     TERN_TRY_ASSIGN(auto m, MappedFile::map_fd(fd, in.name_));

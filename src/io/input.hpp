@@ -3,12 +3,15 @@
 // through a growing buffer.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/byte_source.hpp"
 #include "core/unique_fd.hpp"
+
+struct iovec;
 
 namespace tern::io {
 
@@ -27,14 +30,25 @@ class FdSource final : public ByteSource {
   // small, so little of that data passes through the buffer.
   void set_read_ahead(std::size_t n) { read_ahead_ = n; }
 
+  // On a socket: when no data is there, keep asking (yielding the CPU
+  // between tries) for up to `window` before blocking; zero (the default)
+  // blocks at once. Segments that arrive while the reader is inside
+  // recvmsg() go to the socket's backlog and are processed by the reader
+  // when it releases the socket; a reader that sleeps leaves that TCP work
+  // to softirq on the sender's core. With sender and receiver on one host
+  // (loopback), this moves work off the busier sender. Non-sockets ignore it.
+  void set_busy_poll(std::chrono::microseconds window) { busy_poll_ = window; }
+
  private:
   Expected<void> fill(std::size_t want);  // make at least `want` bytes available (or EOF)
+  long read_some(iovec* iov, int count);  // readv(), after the busy poll if set
   int fd_;
   std::vector<std::byte> buf_;
   std::size_t begin_ = 0, end_ = 0;  // unread bytes are buf_[begin_, end_)
   std::uint64_t offset_ = 0;
   bool eof_ = false;
   std::size_t read_ahead_ = SIZE_MAX;
+  std::chrono::microseconds busy_poll_{0};
 };
 
 // A read-only mapping of a whole file.

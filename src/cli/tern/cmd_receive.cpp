@@ -1,5 +1,6 @@
 // tern receive --listen unix:PATH|tcp://HOST:PORT [--backend ...] [--api SOCKET]
 //              [--console FILE] [--json] [--memory SIZE] [--prefault]
+//              [--link-timeout S] [--busy-poll-us N]
 // Waits for one incoming VM (a `tern migrate` stream), validates it as it
 // reads, commits with the source, and runs the VM like `tern run`.
 //
@@ -7,6 +8,14 @@
 // is also faulted in then, as QEMU's -incoming with -mem-prealloc), so the
 // stream lands in ready memory; without --memory, --prefault faults the RAM
 // in on a second thread while round 0 arrives.
+//
+// --busy-poll-us N: while the stream flows, an empty socket is polled again
+// for up to N µs before the receiving thread sleeps (io::FdSource). With the
+// source on the same host (loopback, a local live update), TCP's receive
+// processing then runs mostly on the receiver's core instead of on the
+// sender's, which is the busier one (measured: the sender's CPU for 240 MiB
+// went from 40-68 ms to 36-42 ms). Bounded: a stalled stream costs at most N µs of
+// spinning before the thread sleeps.
 #include <sys/socket.h>
 
 #include <chrono>
@@ -36,6 +45,7 @@ struct ReceiveArgs {
   bool prefault = false;
   std::string memory;  // empty: RAM is made when the stream says how much
   unsigned link_timeout_s = 30;
+  unsigned busy_poll_us = 2000;
 };
 
 double ms(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; }
@@ -105,8 +115,9 @@ int run_receive(const ReceiveArgs& a) {
   // Page payloads are read straight into guest memory (read_into): keep the
   // buffer's read-ahead to about a record's header and pfn array.
   src.set_read_ahead(64 << 10);
+  src.set_busy_poll(std::chrono::microseconds(a.busy_poll_us));
   migrate::ReceiverOptions ro;
-  ro.expect_end_of_input = false;  // the commit handshake follows on this connection
+  ro.expect_end_of_input = false;    // the commit handshake follows on this connection
   ro.prefault = a.prefault && !ram;  // made ahead: already faulted in
   const int conn_fd = conn->get();
   ro.on_pages_applied = [conn_fd](std::uint64_t n) { migrate::destination_ack(conn_fd, n); };
@@ -206,6 +217,11 @@ void add_receive(CLI::App& app, Context& ctx) {
   cmd->add_option("--link-timeout", a->link_timeout_s,
                   "seconds without data from the source before the stream counts as broken")
       ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cmd->add_option("--busy-poll-us", a->busy_poll_us,
+                  "while the stream flows, poll an empty socket this long (µs) before "
+                  "sleeping; 0 sleeps at once")
+      ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   cmd->callback([a, &ctx] { ctx.exit_code = run_receive(*a); });
 }
