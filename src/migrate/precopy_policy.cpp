@@ -22,6 +22,7 @@ Decision PreCopyPolicy::decide(const RoundObservation& r) {
   const bool shrinking = r.sent_all || static_cast<double>(r.pending_pages) <=
                                            kShrinkFactor * static_cast<double>(r.sent_pages);
   stalled_ = (!fits && !shrinking) ? stalled_ + 1 : 0;
+  unhelpful_ = (fits && !shrinking) ? unhelpful_ + 1 : 0;
   d.not_converging =
       r.dirty_rate_pps * kWirePageBytes >= 0.9 * std::max(r.bandwidth_bps, 1.0) || stalled_ >= 2;
   auto stop = [&](std::string_view why) {
@@ -30,7 +31,7 @@ Decision PreCopyPolicy::decide(const RoundObservation& r) {
     d.throttle = throttle_;
     return d;
   };
-  if (tiny || (fits && !shrinking)) return stop("downtime");
+  if (tiny || unhelpful_ >= 2) return stop("downtime");
   if (r.rounds_after_first >= o_.max_iterations) return stop("max-iterations");
   if (o_.timeout.count() > 0 && r.elapsed >= o_.timeout) return stop("timeout");
   if (d.not_converging && !fits && o_.auto_converge && throttle_ < kMaxThrottle)

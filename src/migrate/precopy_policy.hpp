@@ -9,10 +9,14 @@
 //
 //   1. The set is tiny (expected downtime at most max_downtime / kTinyDivisor,
 //      or at most kTinyPages): stop — another round cannot buy anything.
-//   2. It fits max_downtime: stop once rounds stop helping, i.e. the last
-//      round did not shrink the set to at most kShrinkFactor of what it
-//      sent; while they still shrink it meaningfully, keep going (each such
-//      round is short: it carries at most a downtime's worth of pages).
+//   2. It fits max_downtime: stop once rounds stop helping, i.e. two
+//      rounds in a row did not shrink the set to at most kShrinkFactor of
+//      what they sent; while they still shrink it meaningfully, keep going
+//      (each such round is short: it carries at most a downtime's worth of
+//      pages). One unhelpful round is not enough: a guest dirties in bursts
+//      and a destination faulting in fresh memory absorbs pages at a
+//      varying rate, so a single round that fell behind says little (seen:
+//      a 4 GiB guest stopping on 16.8 MiB where the next round reached 0).
 //   3. It does not fit: keep going; after max_iterations rounds, or past the
 //      timeout, stop anyway (the stats say which).
 //   4. The guest outruns the link (it dirties at least 90% of what the link
@@ -81,7 +85,8 @@ class PreCopyPolicy {
  private:
   PolicyOptions o_;
   double throttle_ = 0;
-  unsigned stalled_ = 0;  // consecutive later rounds that did not shrink an unfitting set
+  unsigned stalled_ = 0;    // consecutive later rounds that did not shrink an unfitting set
+  unsigned unhelpful_ = 0;  // consecutive later rounds that did not shrink a fitting set
 };
 
 }  // namespace tern::migrate

@@ -51,17 +51,37 @@ TEST(PreCopyPolicy, TinySetStopsAtOnce) {
 TEST(PreCopyPolicy, FittingSetThatStillShrinksGetsAnotherRound) {
   // A 64 MiB working set: round 0 leaves 40 ms worth (fits 50 ms), round 1
   // cuts it to 15 ms worth (< 0.8 of 40): keep going; round 2 leaves 13 ms
-  // worth (more than 0.8 of 15): stop, further rounds stop helping.
+  // worth (more than 0.8 of 15): one unhelpful round, keep going; round 3
+  // leaves 12 ms worth of 13: the second in a row, stop.
   PreCopyPolicy p({50ms, 30, 0ns, false});
-  const std::uint64_t r0 = pages_in_ms(40), r1 = pages_in_ms(15), r2 = pages_in_ms(13);
+  const std::uint64_t r0 = pages_in_ms(40), r1 = pages_in_ms(15), r2 = pages_in_ms(13),
+                      r3 = pages_in_ms(12);
   Decision d = p.decide(after_round(0, 262144, r0));
   EXPECT_FALSE(d.stop) << "the set after round 0 fits, but one more round may shrink it";
   d = p.decide(after_round(1, r0, r1));
   EXPECT_FALSE(d.stop) << "round 1 shrank the set to " << r1 << " of " << r0;
   d = p.decide(after_round(2, r1, r2));
+  EXPECT_FALSE(d.stop) << "one round that did not shrink the set is not enough to stop";
+  d = p.decide(after_round(3, r2, r3));
   EXPECT_TRUE(d.stop);
   EXPECT_EQ(d.reason, "downtime");
   EXPECT_LE(d.expected_downtime, 50ms);
+}
+
+TEST(PreCopyPolicy, OneUnhelpfulRoundBetweenHelpfulOnesDoesNotStop) {
+  // Round 2 falls behind (a burst, or a slow stretch at the destination),
+  // round 3 shrinks again: the count of unhelpful rounds starts over.
+  PreCopyPolicy p({50ms, 30, 0ns, false});
+  const std::uint64_t r0 = pages_in_ms(40), r1 = pages_in_ms(15), r2 = pages_in_ms(14),
+                      r3 = pages_in_ms(5), r4 = pages_in_ms(4.5), r5 = pages_in_ms(4.4);
+  EXPECT_FALSE(p.decide(after_round(0, 262144, r0)).stop);
+  EXPECT_FALSE(p.decide(after_round(1, r0, r1)).stop);
+  EXPECT_FALSE(p.decide(after_round(2, r1, r2)).stop);
+  EXPECT_FALSE(p.decide(after_round(3, r2, r3)).stop);
+  EXPECT_FALSE(p.decide(after_round(4, r3, r4)).stop);
+  const Decision d = p.decide(after_round(5, r4, r5));
+  EXPECT_TRUE(d.stop);
+  EXPECT_EQ(d.reason, "downtime");
 }
 
 TEST(PreCopyPolicy, SetThatDoesNotFitKeepsIteratingUntilMaxIterations) {
