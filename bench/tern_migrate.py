@@ -228,7 +228,7 @@ def main():
     ap.add_argument("--sizes", default=env("TERN_BENCH_SIZES", "256M,1G,4G"))
     ap.add_argument("--dirty-mib", default=env("TERN_BENCH_DIRTY", "0,64"))
     ap.add_argument("--destinations", default=env("TERN_BENCH_DEST", "cold,prefaulted"))
-    ap.add_argument("--repeat", type=int, default=int(env("TERN_BENCH_REPEAT", "3")))
+    ap.add_argument("--repeat", type=int, default=int(env("TERN_BENCH_REPEAT", "5")))
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--timeout", type=int, default=int(env("TERN_BENCH_TIMEOUT", "30")))
     ap.add_argument("--migrate-arg", action="append",
@@ -237,7 +237,7 @@ def main():
                          " counterpart of QEMU's tuned configurations; TERN_BENCH_MIGRATE_ARGS= for none)")
     ap.add_argument("--no-qemu", action="store_true", default=env("TERN_BENCH_NO_QEMU") == "1")
     ap.add_argument("--qemu-configs", default=env("TERN_BENCH_QEMU_CONFIGS", "bandwidth+dl50,multifd2+dl50"))
-    ap.add_argument("--qemu-repeat", type=int, default=int(env("TERN_BENCH_QEMU_REPEAT", "1")))
+    ap.add_argument("--qemu-repeat", type=int, default=int(env("TERN_BENCH_QEMU_REPEAT", "2")))
     ap.add_argument("--json", help="also write every run as JSON to this file")
     args = ap.parse_args()
     qemu = not args.no_qemu and os.access("/dev/kvm", os.R_OK | os.W_OK)
