@@ -16,14 +16,16 @@
 # - "event" (the primary figure): one thread drives all clients' connections,
 #   as redis-benchmark and memtier do. The generator then costs at most one
 #   core, and the figure is the daemon's. XS_BENCH_EVENT_GEN picks how:
-#   "uring" (default: io_uring, one io_uring_enter per batch of sends and
-#   completions, no SQPOLL) or "epoll" (epoll_wait + send() + recv()). On a
-#   2-core machine the generator's own CPU per request (~2.1 us, about the
-#   daemon's) caps what a fast daemon can show; the footer names the one used.
+#   "epoll" (default: edge-triggered epoll_wait + send() + recv()) or "uring"
+#   (io_uring, one io_uring_enter per batch of sends and completions, no
+#   SQPOLL; it sends requests in bursts, which costs Xen's C xenstored more
+#   CPU per request, so it flatters tern's ratio). On a 2-core machine the
+#   generator's own CPU per request (~2.1 us, about tern's) caps what a fast
+#   daemon can show; the footer names the generator used.
 # - "threads" (XS_BENCH_THREADS=0 leaves it out): one thread per client,
-#   blocking write() + read(). On a 2-core machine its 8 or 32 threads'
+#   blocking send() + recv(). On a 2-core machine its 8 or 32 threads'
 #   wake-ups and context switches take the core the daemon needs, and every
-#   blocked read() is also woken spuriously when the daemon takes the request
+#   blocked recv() is also woken spuriously when the daemon takes the request
 #   off the socket (the socket's write-space wake-up), so it measures the
 #   generator and the scheduler as much as the daemon.
 set -u
@@ -34,7 +36,7 @@ xsd="$build/bin/tern-xenstored"
 ref="${XS_REFERENCE:-/work/shared/peers/xenstored/start-reference.sh}"
 secs="${XS_BENCH_SECONDS:-3}"
 rounds="${XS_BENCH_ROUNDS:-3}"
-event_gen="${XS_BENCH_EVENT_GEN:-uring}"
+event_gen="${XS_BENCH_EVENT_GEN:-epoll}"
 modes="event"
 [ "${XS_BENCH_THREADS:-1}" = 1 ] && modes="event threads"
 [ -x "$load" ] && [ -x "$xsd" ] || { echo "build first: $load, $xsd"; exit 1; }

@@ -1,20 +1,22 @@
 // Load generator for xenstore daemons (tern-xenstored or Xen's C xenstored):
-//   xs_load SOCKET ops CLIENTS SECONDS [--uring|--epoll|--threads]
+//   xs_load SOCKET ops CLIENTS SECONDS [--epoll|--uring|--threads]
 //       CLIENTS connections, each doing WRITE + READ of its own key with exactly
 //       one request in flight; prints ops/s (requests answered per second).
-//       Default: one thread drives all connections with io_uring (--uring):
-//       each connection keeps a multishot recv armed, and the sends and
-//       completions of all connections go through one io_uring_enter per
-//       batch, so the generator spends little besides the socket work itself
-//       (its per-request CPU bounds what a fast daemon can show on a 2-core
-//       machine: epoll + read() + write() cost ~2.4 us per request, about
-//       what tern-xenstored costs). No SQPOLL: it would take a core.
-//       --epoll: the same with epoll and send()/recv() (the design of
-//       redis-benchmark and memtier). Either costs one core at most and its
-//       threads do not compete with the daemon for the CPU.
-//       --threads: one thread per connection, blocking write() + read() (the
+//       Default (--epoll): one thread drives all connections with epoll
+//       (edge-triggered) and send()/recv(), the design of redis-benchmark and
+//       memtier, so the generator costs one core at most and its threads do
+//       not compete with the daemon for the CPU.
+//       --uring: the same with io_uring (built with liburing): each connection
+//       keeps a multishot recv armed, and the sends and completions of all
+//       connections go through one io_uring_enter per batch (no SQPOLL: it
+//       would take a core). It costs about as much CPU per request as
+//       --epoll (~2.1 us; the unix-socket work itself dominates), but it
+//       sends requests in bursts, which raised Xen's C xenstored's CPU per
+//       request (8 clients: 5.45 instead of 5.05 us) and so flatters a
+//       comparison with it; hence not the default.
+//       --threads: one thread per connection, blocking send() + recv() (the
 //       older figure; on a small machine its wake-ups and context switches
-//       take the CPU the daemon needs, and a blocked read() is woken
+//       take the CPU the daemon needs, and a blocked recv() is woken
 //       spuriously each time the daemon takes the request off the socket).
 //       Every reply's type is checked, and every READ must return the value
 //       written; any error makes the exit status 1.
@@ -107,7 +109,7 @@ void report(std::uint64_t ops, double dt, int errors) {
   if (errors) std::fprintf(stderr, "xs_load: %d client(s) got errors\n", errors);
 }
 
-// One thread per client, blocking write() + read().
+// One thread per client, blocking send() + recv().
 int run_ops_threads(const char* path, int clients, double seconds) {
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> total{0};
@@ -476,23 +478,22 @@ int run_fill(const char* path, int nodes) {
 int main(int argc, char** argv) {
   if (argc >= 5 && std::strcmp(argv[2], "ops") == 0) {
     std::string_view mode = argc >= 6 ? argv[5] : "";
+    auto run = run_ops_epoll;
 #if XS_LOAD_URING
-    auto run = run_ops_uring;
+    if (mode == "--uring") run = run_ops_uring;
 #else
-    auto run = run_ops_epoll;  // built without liburing
     if (mode == "--uring") {
       std::fprintf(stderr, "xs_load: built without liburing: no --uring\n");
       return 2;
     }
 #endif
     if (mode == "--threads") run = run_ops_threads;
-    if (mode == "--epoll") run = run_ops_epoll;
     return run(argv[1], std::atoi(argv[3]), std::atof(argv[4]));
   }
   if (argc >= 4 && std::strcmp(argv[2], "fill") == 0) return run_fill(argv[1], std::atoi(argv[3]));
   std::fprintf(
       stderr,
-      "usage: xs_load SOCKET ops CLIENTS SECONDS [--uring|--epoll|--threads] | xs_load SOCKET "
+      "usage: xs_load SOCKET ops CLIENTS SECONDS [--epoll|--uring|--threads] | xs_load SOCKET "
       "fill NODES\n");
   return 2;
 }
