@@ -13,13 +13,19 @@
 # than ops/s does.
 #
 # Two load generators (bench/xs_load.cpp), the same for both daemons:
-# - "event" (the primary figure): one thread drives all clients' connections
-#   with epoll, as redis-benchmark and memtier do. The generator then costs at
-#   most one core, and the figure is the daemon's.
+# - "event" (the primary figure): one thread drives all clients' connections,
+#   as redis-benchmark and memtier do. The generator then costs at most one
+#   core, and the figure is the daemon's. XS_BENCH_EVENT_GEN picks how:
+#   "epoll" (default: edge-triggered epoll_wait + send() + recv()) or "uring"
+#   (io_uring, one io_uring_enter per batch of sends and completions, no
+#   SQPOLL; it sends requests in bursts, which costs Xen's C xenstored more
+#   CPU per request, so it flatters tern's ratio). On a 2-core machine the
+#   generator's own CPU per request (~2.1 us, about tern's) caps what a fast
+#   daemon can show; the footer names the generator used.
 # - "threads" (XS_BENCH_THREADS=0 leaves it out): one thread per client,
-#   blocking write() + read(). On a 2-core machine its 8 or 32 threads'
+#   blocking send() + recv(). On a 2-core machine its 8 or 32 threads'
 #   wake-ups and context switches take the core the daemon needs, and every
-#   blocked read() is also woken spuriously when the daemon takes the request
+#   blocked recv() is also woken spuriously when the daemon takes the request
 #   off the socket (the socket's write-space wake-up), so it measures the
 #   generator and the scheduler as much as the daemon.
 set -u
@@ -30,6 +36,7 @@ xsd="$build/bin/tern-xenstored"
 ref="${XS_REFERENCE:-/work/shared/peers/xenstored/start-reference.sh}"
 secs="${XS_BENCH_SECONDS:-3}"
 rounds="${XS_BENCH_ROUNDS:-3}"
+event_gen="${XS_BENCH_EVENT_GEN:-epoll}"
 modes="event"
 [ "${XS_BENCH_THREADS:-1}" = 1 ] && modes="event threads"
 [ -x "$load" ] && [ -x "$xsd" ] || { echo "build first: $load, $xsd"; exit 1; }
@@ -50,6 +57,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (
 one_round() {
   local name="$1" sock="$2" pid="$3" c="$4" mode="$5" t0 t1 r flag=""
   [ "$mode" = threads ] && flag="--threads"
+  [ "$mode" = event ] && flag="--$event_gen"
   t0="$(cpu_ns "$pid")"
   r="$("$load" "$sock" ops "$c" "$secs" $flag)" || r="error"
   t1="$(cpu_ns "$pid")"
@@ -108,4 +116,4 @@ for mode in $modes; do
 done
 printf '%-30s %12s %12s\n' "VmRSS kB, 100k nodes" "$tern_rss" "$c_rss"
 echo "(median of $rounds alternating rounds of ${secs}s; load average before $load_before," \
-  "after $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs)"
+  "after $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs; event generator: xs_load --$event_gen)"

@@ -64,6 +64,7 @@ constexpr std::string_view kHelp =
     "export-domain\t<domid> <file>  (tern: one domain's state as an image)\n"
     "import-domain\t<file> [<domid>]  (tern: add an exported domain, renumbered)\n"
     "tern-as-domain\t<domid>  (tern: this connection acts as domain <domid>)\n"
+    "tern-fd-passing\t  (tern: this connection may pass descriptors, e.g. with INTRODUCE)\n"
     "help\t\n";
 
 // Trace form of a payload: NUL as '|', other unprintables as \xNN, cut at 256 bytes.
@@ -827,6 +828,13 @@ Daemon::Reply Daemon::do_control(Connection& c, const Args& a) {
   if (auto it = control_handlers.find(cmd); it != control_handlers.end())
     if (auto r = it->second(c, args)) return *r;
   if (cmd == "live-update") return text("live update is not available in this tern-xenstored");
+  if (cmd == "tern-fd-passing") {
+    // Descriptors sent before this reply are refused by the kernel (EPERM
+    // for the sender), so a client waits for it before passing any.
+    if (!args.empty()) return fail(Err::einval);
+    if (!c.transport || !c.transport->allow_passed_fds()) return fail(Err::einval);
+    return kOk;
+  }
   if (cmd == "tern-as-domain") {
     if (args.size() != 1) return fail(Err::einval);
     auto d = parse_domid(args[0]);

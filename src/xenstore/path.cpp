@@ -1,5 +1,6 @@
 #include "xenstore/path.hpp"
 
+#include <array>
 #include <charconv>
 
 namespace tern::xs {
@@ -7,9 +8,26 @@ namespace tern::xs {
 std::string domain_path(std::uint32_t domid) { return "/local/domain/" + std::to_string(domid); }
 
 namespace {
-bool valid_char(char c) {
+constexpr bool valid_char_slow(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '/' || c == '_' || c == '@';
+}
+// Every request's path goes through here: one table load per byte.
+constexpr auto kValidChar = [] {
+  std::array<bool, 256> t{};
+  for (unsigned c = 0; c < 256; ++c) t[c] = valid_char_slow(static_cast<unsigned char>(c));
+  return t;
+}();
+bool valid_char(char c) { return kValidChar[static_cast<unsigned char>(c)]; }
+
+// Only allowed characters and no empty component ("//"), in one pass.
+bool valid_chars_no_empty_component(std::string_view p) {
+  char prev = '\0';
+  for (char c : p) {
+    if (!valid_char(c) || (c == '/' && prev == '/')) return false;
+    prev = c;
+  }
+  return true;
 }
 
 // Length of a "/local/domain/<digits>/" prefix, or 0.
@@ -38,9 +56,7 @@ Result<std::string_view> canonical_path_view(std::string_view in, std::uint32_t 
     out = buf;
   }
   if (out.size() > kAbsPathMax) return fail(Err::einval);
-  for (char c : out)
-    if (!valid_char(c)) return fail(Err::einval);
-  if (out.find("//") != std::string_view::npos) return fail(Err::einval);
+  if (!valid_chars_no_empty_component(out)) return fail(Err::einval);
   if (out.size() > 1 && out.back() == '/') return fail(Err::einval);
   if (max_rel_len != 0 && out.front() == '/' && out.size() - domain_prefix_len(out) > max_rel_len)
     return fail(Err::einval);
@@ -57,9 +73,7 @@ Result<std::string> canonical_path(std::string_view in, std::uint32_t domid, boo
 
 bool is_canonical_absolute(std::string_view p) {
   if (p.empty() || p.front() != '/' || p.size() > kAbsPathMax) return false;
-  for (char c : p)
-    if (!valid_char(c)) return false;
-  if (p.find("//") != std::string_view::npos) return false;
+  if (!valid_chars_no_empty_component(p)) return false;
   return p.size() == 1 || p.back() != '/';
 }
 

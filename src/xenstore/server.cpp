@@ -45,9 +45,19 @@ Expected<> Server::listen_at(const std::string& path) {
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
     return errno_error("bind " + path, errno);
   ::chmod(path.c_str(), 0600);
+  // Before listen: every connection refuses descriptors until it asks for them
+  // (socket_transport.hpp). An older kernel cannot: then all may pass them.
+  refuse_passed_fds(fd.get());
   if (::listen(fd.get(), 1024) != 0) return errno_error("listen " + path, errno);
   listen_ = std::move(fd);
   return {};
+}
+
+void Server::adopt_listener(UniqueFd fd) {
+  // A listener from a daemon that let every connection pass descriptors
+  // refuses them from now on; connections it accepted keep their setting.
+  refuse_passed_fds(fd.get());
+  listen_ = std::move(fd);
 }
 
 void Server::update_interest(Connection& c) {

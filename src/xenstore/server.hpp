@@ -46,7 +46,7 @@ class Server {
   // Creates the listening socket at `path` (replacing a stale one), mode 0600.
   Expected<> listen_at(const std::string& path);
   // Takes over a listening socket inherited across a live-update exec.
-  void adopt_listener(UniqueFd fd) { listen_ = std::move(fd); }
+  void adopt_listener(UniqueFd fd);
   // Runs until `stop` becomes true (checked at least every 200 ms).
   Expected<> run(const std::atomic<bool>& stop);
   [[nodiscard]] int listen_fd() const { return listen_.get(); }

@@ -18,7 +18,31 @@ std::string_view conn_type_name(ConnType t) {
   return "unknown";
 }
 
+bool refuse_passed_fds(int listen_fd) {
+  const int off = 0;
+  return ::setsockopt(listen_fd, SOL_SOCKET, kSoPassRights, &off, sizeof off) == 0;
+}
+
+SocketTransport::SocketTransport(UniqueFd fd) : fd_(std::move(fd)) {
+  int on = 1;
+  socklen_t len = sizeof on;
+  // No SO_PASSRIGHTS (an older kernel): descriptors can come on any connection.
+  if (::getsockopt(fd_.get(), SOL_SOCKET, kSoPassRights, &on, &len) == 0 && on == 0)
+    fds_allowed_ = false;
+}
+
+bool SocketTransport::allow_passed_fds() {
+  if (fds_allowed_) return true;
+  const int on = 1;
+  if (::setsockopt(fd_.get(), SOL_SOCKET, kSoPassRights, &on, sizeof on) != 0) return false;
+  fds_allowed_ = true;
+  return true;
+}
+
 long SocketTransport::read_some(char* buf, std::size_t len) {
+  // The kernel refuses descriptors for this socket (SO_PASSRIGHTS off): a
+  // plain read, none can be lost.
+  if (!fds_allowed_) return ::recv(fd_.get(), buf, len, MSG_DONTWAIT);
   iovec iov{buf, len};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxPassedFds)];
   msghdr msg{};

@@ -29,7 +29,8 @@ std::uint32_t Store::child(std::uint32_t parent, std::string_view name) const {
 }
 
 std::uint32_t Store::resolve(std::string_view path) const {
-  if (path == last_path_) return last_id_;
+  Resolved& slot = resolved_[std::hash<std::string_view>{}(path) % kResolvedSlots];
+  if (slot.id != kNone && path == slot.path) return slot.id;
   if (path.empty() || path[0] != '/') return kNone;
   std::uint32_t id = kRoot;
   std::string_view rest = path.substr(1);
@@ -39,8 +40,8 @@ std::uint32_t Store::resolve(std::string_view path) const {
     rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
   }
   if (id != kNone) {
-    last_path_.assign(path);
-    last_id_ = id;
+    slot.path.assign(path);
+    slot.id = id;
   }
   return id;
 }
@@ -234,8 +235,7 @@ Result<> Store::erase(std::string_view path) {
   std::uint32_t id = resolve(path);
   if (id == kNone) return {};
   if (id == kRoot) return fail(Err::einval);
-  last_path_.clear();  // ids of removed nodes get reused
-  last_id_ = kNone;
+  for (Resolved& r : resolved_) r.id = kNone;  // ids of removed nodes get reused
   std::string scratch(path);
   erase_id(id, scratch);
   maybe_compact();

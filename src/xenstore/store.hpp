@@ -108,9 +108,17 @@ class Store final : public Tree {
   NodeIndex index_;
   std::map<std::uint32_t, Usage> usage_;
   std::uint64_t gen_ = 0;
-  // The last path resolved and its id: a WRITE looks a node up, then changes it.
-  mutable std::string last_path_;
-  mutable std::uint32_t last_id_ = kNone;
+  // Paths resolved lately and their ids, direct-mapped by the path's hash: a
+  // client's WRITE looks a node up, then changes it, and many clients each
+  // come back to their own nodes between others' requests. A hit costs one
+  // hash and one compare instead of a lookup per path component. Emptied
+  // when nodes are removed (their ids get reused).
+  struct Resolved {
+    std::string path;
+    std::uint32_t id = kNone;
+  };
+  static constexpr std::size_t kResolvedSlots = 64;
+  mutable std::vector<Resolved> resolved_ = std::vector<Resolved>(kResolvedSlots);
 };
 
 // A transaction: reads and writes go to an overlay over the store; the

@@ -58,6 +58,10 @@ class Transport {
   // Descriptors that arrived with the bytes of the last read_some (a unix
   // socket's SCM_RIGHTS); they belong to the request holding its last byte.
   virtual std::vector<UniqueFd> take_passed_fds() { return {}; }
+  // Lets the peer pass descriptors from now on (CONTROL tern-fd-passing);
+  // false if this transport cannot carry them.
+  virtual bool allow_passed_fds() { return false; }
+  [[nodiscard]] virtual bool passes_fds() const { return false; }
 };
 
 std::string_view conn_type_name(ConnType t);

@@ -136,6 +136,16 @@ Expected<bool> SocketClient::receive(int timeout_ms, Message& out) {
 Expected<Message> SocketClient::introduce(std::uint32_t domid, std::uint64_t page,
                                           std::uint32_t evtchn, int memory_fd, int to_daemon_fd,
                                           int to_guest_fd) {
+  // The daemon refuses descriptors on a connection that has not asked for
+  // them (the kernel fails the sendmsg with EPERM); the reply says the
+  // permission is in place.
+  if (!fd_passing_) {
+    TERN_TRY_ASSIGN(Message ok, call(Type::control, nul_joined({"tern-fd-passing"})));
+    if (ok.hdr.type == static_cast<std::uint32_t>(Type::error))
+      return make_error(Errc::invalid, "INTRODUCE {}: CONTROL tern-fd-passing refused: {}", domid,
+                        payload_text(ok.payload));
+    fd_passing_ = true;
+  }
   const std::uint32_t req = next_req_++;
   std::string bytes;
   append_message(bytes, static_cast<std::uint32_t>(Type::introduce), req, 0,
@@ -158,6 +168,11 @@ Expected<Message> SocketClient::introduce(std::uint32_t domid, std::uint64_t pag
   long n;
   do n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EPERM)
+    return make_error(Errc::io,
+                      "sendmsg INTRODUCE {}: the daemon refuses descriptors on this connection "
+                      "(EPERM; it takes them after CONTROL tern-fd-passing)",
+                      domid);
   if (n < 0) return errno_error("sendmsg INTRODUCE", errno);
   if (static_cast<std::size_t>(n) < bytes.size())
     TERN_TRY(send_bytes(std::string_view(bytes).substr(static_cast<std::size_t>(n)), timeout_ms_));

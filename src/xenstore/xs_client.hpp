@@ -57,6 +57,8 @@ class SocketClient final : public XsClient {
 
   // INTRODUCE domid page evtchn with the ring's three descriptors attached
   // (SCM_RIGHTS): memory, then guest-to-daemon and daemon-to-guest eventfds.
+  // The first one asks the daemon to take descriptors (CONTROL tern-fd-passing)
+  // and waits for its reply.
   Expected<Message> introduce(std::uint32_t domid, std::uint64_t page, std::uint32_t evtchn,
                               int memory_fd, int to_daemon_fd, int to_guest_fd);
 
@@ -68,6 +70,7 @@ class SocketClient final : public XsClient {
   explicit SocketClient(UniqueFd fd) : fd_(std::move(fd)) {}
   UniqueFd fd_;
   std::string in_;
+  bool fd_passing_ = false;  // CONTROL tern-fd-passing answered OK
 };
 
 // The payload of a reply as text: NUL separators shown as spaces, the

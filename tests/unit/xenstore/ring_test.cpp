@@ -8,6 +8,8 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <gtest/gtest.h>
 
@@ -23,6 +25,7 @@
 #include "xenstore/ring.hpp"
 #include "xenstore/ring_client.hpp"
 #include "xenstore/server.hpp"
+#include "xenstore/socket_transport.hpp"
 
 namespace tern::xs {
 namespace {
@@ -378,6 +381,105 @@ TEST_F(RingServer, BadIntroductionsAreRefusedAndLeakNothing) {
   ASSERT_EQ(::ftruncate(unsealed.get(), 4096), 0);
   auto r = dom0_->introduce(5, 0, 1, unsealed.get(), (*g)->to_daemon_fd(), (*g)->to_guest_fd());
   EXPECT_EQ(payload_text(r->payload), "EINVAL");
+}
+
+// Whether this kernel has SO_PASSRIGHTS (Linux >= 6.16).
+bool kernel_refuses_fds_on_request() {
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int v = 0;
+  socklen_t len = sizeof v;
+  return ::getsockopt(s.get(), SOL_SOCKET, kSoPassRights, &v, &len) == 0;
+}
+
+// One request with `fd` attached (SCM_RIGHTS); sendmsg's result, -errno on failure.
+long send_with_fd(int sock, const std::string& bytes, int fd) {
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof fd)] = {};
+  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof fd);
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  long n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  return n < 0 ? -errno : n;
+}
+
+// Connections read with recv() cannot take descriptors: the kernel refuses
+// them to the sender (EPERM) until the connection asks (CONTROL
+// tern-fd-passing), so none is ever lost or leaked on the way.
+TEST_F(RingServer, DescriptorsNeedTheConnectionsConsent) {
+  if (!kernel_refuses_fds_on_request()) GTEST_SKIP() << "kernel without SO_PASSRIGHTS";
+  start();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+  UniqueFd raw(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(::connect(raw.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string req;
+  append_message(req, static_cast<std::uint32_t>(Type::read), 1, 0, nul_joined({"/"}));
+  UniqueFd spare(::memfd_create("spare", MFD_CLOEXEC));
+  // A plain request first: its reply means the daemon (a thread of this
+  // process) has accepted the connection, so the descriptor count is stable.
+  char reply[256];
+  ASSERT_EQ(::send(raw.get(), req.data(), req.size(), MSG_NOSIGNAL), static_cast<long>(req.size()));
+  ASSERT_GE(::recv(raw.get(), reply, sizeof reply, 0), 16);
+  std::size_t fds = open_fds();
+  EXPECT_EQ(send_with_fd(raw.get(), req, spare.get()), -EPERM);
+  EXPECT_EQ(open_fds(), fds);
+  // The connection goes on; the refused request never arrived.
+  ASSERT_EQ(::send(raw.get(), req.data(), req.size(), MSG_NOSIGNAL), static_cast<long>(req.size()));
+  long n = ::recv(raw.get(), reply, sizeof reply, 0);
+  ASSERT_GE(n, 16);
+  std::uint32_t h[4];
+  std::memcpy(h, reply, sizeof h);
+  EXPECT_EQ(h[0], static_cast<std::uint32_t>(Type::read));
+  EXPECT_EQ(h[1], 1u);
+  EXPECT_EQ(static_cast<std::size_t>(n), 16 + h[3]) << "one reply only";
+  auto client = SocketClient::connect(path_);
+  ASSERT_TRUE(client);
+  EXPECT_EQ(call(*client, Type::control, {"tern-fd-passing", "x"}), "ERR EINVAL");
+  EXPECT_EQ(call(*client, Type::control, {"tern-fd-passing"}), "OK");
+  EXPECT_EQ(call(*client, Type::control, {"tern-fd-passing"}), "OK");  // idempotent
+  // After consent: INTRODUCE with its ring (SocketClient asks by itself).
+  auto g = RingGuest::create();
+  ASSERT_TRUE(g);
+  auto r = dom0_->introduce(5, 0, 1, (*g)->memory_fd(), (*g)->to_daemon_fd(), (*g)->to_guest_fd());
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(payload_text(r->payload), "OK");
+  EXPECT_EQ(write(*dom0_, "/tool", "x"), "OK");
+  EXPECT_EQ(call(**g, Type::read, {"/tool"}), "ERR EACCES");  // served through the ring
+  // A domain's connection acting through a socket is unprivileged: no consent.
+  EXPECT_EQ(call(*dom0_, Type::control, {"tern-as-domain", "7"}), "OK");
+  EXPECT_EQ(call(*dom0_, Type::control, {"tern-fd-passing"}), "ERR EACCES");
+}
+
+// The consent lives in the socket (SO_PASSRIGHTS), so a connection carried
+// across a live update (a new SocketTransport on the same descriptor) keeps it.
+TEST(SocketTransportFds, ConsentFollowsTheSocket) {
+  if (!kernel_refuses_fds_on_request()) GTEST_SKIP() << "kernel without SO_PASSRIGHTS";
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  UniqueFd peer(sv[1]);
+  const int off = 0;
+  ASSERT_EQ(::setsockopt(sv[0], SOL_SOCKET, kSoPassRights, &off, sizeof off), 0);
+  auto first = std::make_unique<SocketTransport>(UniqueFd(sv[0]));
+  EXPECT_FALSE(first->passes_fds());
+  EXPECT_EQ(send_with_fd(peer.get(), "x", peer.get()), -EPERM);
+  EXPECT_TRUE(first->allow_passed_fds());
+  EXPECT_TRUE(first->passes_fds());
+  EXPECT_EQ(send_with_fd(peer.get(), "y", peer.get()), 1);
+  UniqueFd kept(::dup(first->socket_fd()));
+  first.reset();
+  SocketTransport second(std::move(kept));
+  EXPECT_TRUE(second.passes_fds());
+  char b[4];
+  EXPECT_EQ(second.read_some(b, sizeof b), 1);
+  EXPECT_EQ(second.take_passed_fds().size(), 1u);
 }
 
 // A live update cannot carry ring connections yet: while one exists, -s is
