@@ -163,13 +163,14 @@ TEST_P(ServerTest, ClientThatPipelinesAndNeverReadsStaysBounded) {
   ASSERT_EQ(payload_text(w->payload), "OK");
   // READs of a 4000-byte value, written until the daemon stops taking them
   // (its output for this client is full, so it stops reading, and then the
-  // socket fills): 2.5k requests would be 10 MB of replies.
+  // socket fills): 20k requests would be 80 MB of replies. (2.5k, 52 KB of
+  // requests, was too few: one 64 KiB read by the daemon can take them all.)
   std::string req;
   put(req, Type::read, 1, std::string("/big") + '\0');
   UniqueFd greedy = raw(true);
   std::size_t sent = 0;
   auto idle_since = Clock::now();
-  while (sent < 2500 * req.size() && Clock::now() - idle_since < std::chrono::milliseconds(500)) {
+  while (sent < 20000 * req.size() && Clock::now() - idle_since < std::chrono::milliseconds(500)) {
     long n = ::write(greedy.get(), req.data(), req.size());
     if (n == static_cast<long>(req.size())) {
       sent += req.size();
@@ -179,7 +180,7 @@ TEST_P(ServerTest, ClientThatPipelinesAndNeverReadsStaysBounded) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
-  EXPECT_LT(sent, 2500 * req.size()) << "the daemon kept reading a client that never reads";
+  EXPECT_LT(sent, 20000 * req.size()) << "the daemon kept reading a client that never reads";
   // Another client is still served, and the greedy one's buffers are bounded:
   // about kPauseOutput of replies and at most one read's worth of requests.
   std::string rep = call(admin, Type::control, {"memreport"});
@@ -254,7 +255,8 @@ TEST_P(ServerTest, FloodingClientDoesNotStallAnother) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BusyPoll, ServerTest,
-                         ::testing::Values(std::chrono::microseconds(0), std::chrono::microseconds(50)),
+                         ::testing::Values(std::chrono::microseconds(0),
+                                           std::chrono::microseconds(50)),
                          [](const auto& info) {
                            return "us" + std::to_string(info.param.count());
                          });
