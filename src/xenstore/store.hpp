@@ -10,6 +10,7 @@
 // never stored: they are what the links spell.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -118,7 +119,7 @@ class Store final : public Tree {
     std::uint32_t id = kNone;
   };
   static constexpr std::size_t kResolvedSlots = 64;
-  mutable std::vector<Resolved> resolved_ = std::vector<Resolved>(kResolvedSlots);
+  mutable std::array<Resolved, kResolvedSlots> resolved_{};
 };
 
 // A transaction: reads and writes go to an overlay over the store; the

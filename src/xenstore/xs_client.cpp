@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "io/unix_socket.hpp"
+
 namespace tern::xs {
 
 namespace {
@@ -153,21 +155,7 @@ Expected<Message> SocketClient::introduce(std::uint32_t domid, std::uint64_t pag
   // The descriptors travel with the request's bytes (one sendmsg), so the
   // daemon hands them to this INTRODUCE and no other request.
   const int fds[3] = {memory_fd, to_daemon_fd, to_guest_fd};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof fds)] = {};
-  iovec iov{bytes.data(), bytes.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof fds);
-  std::memcpy(CMSG_DATA(c), fds, sizeof fds);
-  long n;
-  do n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  const long n = io::send_with_fds(fd_.get(), bytes, fds);
   if (n < 0 && errno == EPERM)
     return make_error(Errc::io,
                       "sendmsg INTRODUCE {}: the daemon refuses descriptors on this connection "

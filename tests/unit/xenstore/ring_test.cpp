@@ -20,6 +20,7 @@
 #include <random>
 #include <thread>
 
+#include "io/unix_socket.hpp"
 #include "xenstore/daemon.hpp"
 #include "xenstore/live_update.hpp"
 #include "xenstore/ring.hpp"
@@ -393,19 +394,7 @@ bool kernel_refuses_fds_on_request() {
 
 // One request with `fd` attached (SCM_RIGHTS); sendmsg's result, -errno on failure.
 long send_with_fd(int sock, const std::string& bytes, int fd) {
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof fd)] = {};
-  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof fd);
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  long n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  const long n = io::send_with_fds(sock, bytes, std::span<const int>(&fd, 1));
   return n < 0 ? -errno : n;
 }
 
