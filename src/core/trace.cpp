@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <ctime>
 
+#include <sys/resource.h>
+
 #include <fmt/format.h>
 
 namespace tern::trace {
@@ -115,6 +117,13 @@ std::string format_timeline() {
                        s.name);
   if (const auto d = dropped()) out += fmt::format("({} more spans dropped: table full)\n", d);
   return out;
+}
+
+double thread_cpu_ms() {
+  rusage ru{};
+  ::getrusage(RUSAGE_THREAD, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 }  // namespace tern::trace

@@ -30,6 +30,11 @@ struct Span {
   Clock::time_point begin, end;
 };
 
+// CPU time (user + system) the calling thread has used so far, in ms: a
+// sender's or receiver's CPU cost next to its wall time says whether it was
+// busy or waiting.
+double thread_cpu_ms();
+
 // Records a finished span (begin == end: an instant).
 void record(std::string_view name, Clock::time_point begin, Clock::time_point end);
 inline void instant(std::string_view name) {

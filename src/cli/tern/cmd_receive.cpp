@@ -24,6 +24,7 @@
 
 #include "cli/tern/commands.hpp"
 #include "cli/tern/vmm.hpp"
+#include "core/trace.hpp"
 #include "io/endpoint.hpp"
 #include "io/input.hpp"
 #include "io/unix_socket.hpp"
@@ -132,7 +133,9 @@ int run_receive(const ReceiveArgs& a) {
     dc.prepared_ram = ram;
     return vm::create_domain(backend.value_or(c.backend), dc);
   };
+  const double cpu0 = trace::thread_cpu_ms();
   auto r = migrate::receive_stream(src, ro);
+  const double receiver_cpu = trace::thread_cpu_ms() - cpu0;
   if (!r) {
     migrate::destination_refuse(conn->get(), r.error().message());
     fmt::print(stderr, "tern receive: refused: {}\n", r.error().message());
@@ -176,6 +179,7 @@ int run_receive(const ReceiveArgs& a) {
         {"prefaulted_bytes", st.prefaulted_bytes + prefaulted_ahead},
         {"memory_made_ahead", ram_used},
         {"boosted", boosted},
+        {"receiver_cpu_ms", receiver_cpu},
         {"times_ms",
          {{"stream", ms(st.total)},
           {"state", ms(st.state)},

@@ -1,7 +1,6 @@
 // The VMM's "migrate" control command: pre-copy live migration of its VM to
 // a `tern receive` endpoint, with progress events on the requesting client
 // and "cancel" served to other clients between rounds.
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "cli/tern/vmm.hpp"
@@ -19,14 +18,6 @@ using namespace std::chrono_literals;
 namespace {
 
 double ms(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; }
-
-// CPU time (user + system) of the calling thread: the migration's sender.
-double thread_cpu_ms() {
-  rusage ru{};
-  ::getrusage(RUSAGE_THREAD, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-}
 
 json progress_event(const migrate::Progress& p) {
   using P = migrate::Progress::Phase;
@@ -94,10 +85,10 @@ json Vmm::migrate(const json& req, const ControlServer::Emit& emit) {
     return dst_progress.wait_for(sent, std::min<std::chrono::milliseconds>(link_timeout, 5s));
   };
   const auto cfg = migrate::ImageConfig::from(config_, backend_);
-  const double cpu0 = thread_cpu_ms();
+  const double cpu0 = trace::thread_cpu_ms();
   auto st = migrate::migrate_domain(*domain_, cfg, sink, o);
   if (st) migrate::source_wait_for_close(fd, 1s);  // the destination starts the guest first
-  const double sender_cpu = thread_cpu_ms() - cpu0;
+  const double sender_cpu = trace::thread_cpu_ms() - cpu0;
   migrating_ = false;
   if (trace::enabled_by_environment())
     fmt::print(stderr, "tern: migration trace (ms from the origin):\n{}", trace::format_timeline());
