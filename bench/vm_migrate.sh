@@ -7,7 +7,7 @@
 #   TERN_BENCH_SIZES="256M 1G 4G"  TERN_BENCH_DIRTY="0 64"  TERN_BENCH_DEST="cold prefaulted"
 #   TERN_BENCH_REPEAT=5  TERN_BENCH_QEMU_CONFIGS="bandwidth+dl50 multifd2+dl50"
 #   (add default,bandwidth,multifd2 for QEMU's other configurations)
-#   TERN_BENCH_QEMU_REPEAT=2  TERN_BENCH_NO_QEMU=1  TERN_BENCH_TIMEOUT=30 (s)
+#   TERN_BENCH_QEMU_REPEAT=3  TERN_BENCH_NO_QEMU=1  TERN_BENCH_TIMEOUT=30 (s)
 #   TERN_BENCH_MIGRATE_ARGS="--background-vcpus" (the default; empty: tern migrate's defaults)
 set -euo pipefail
 build="${1:?usage: vm_migrate.sh BUILD_DIR}"
