@@ -142,7 +142,7 @@ class PreCopy {
     p.phase = Progress::Phase::stop_and_copy;
     report(p);
     lap(so.report);
-    TERN_TRY_ASSIGN(auto rf, sender_.send(pending));
+    TERN_TRY_ASSIGN(auto rf, sender_.send(pending, /*zero_hint=*/false));
     account(rf);
     so.final_pages = rf.planned;
     so.final_bytes = rf.bytes;

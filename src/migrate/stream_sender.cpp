@@ -35,8 +35,14 @@ void RoundStats::add(const RoundStats& o) {
 // against a map snapshot that is refreshed whenever the generation moved.
 class StreamSender::Batcher {
  public:
-  Batcher(StreamSender& s, RoundStats& stats)
-      : s_(s), stats_(stats), map_(s.domain_.memory_map()), zero_hint_(s.domain_) {}
+  // `zero_hint`: ask the backend which frames were never written before
+  // reading them (ZeroHint). Off for the final round: see send().
+  Batcher(StreamSender& s, RoundStats& stats, bool zero_hint)
+      : s_(s),
+        stats_(stats),
+        map_(s.domain_.memory_map()),
+        zero_hint_(s.domain_),
+        use_zero_hint_(zero_hint) {}
 
   void add(std::uint64_t pfn) {
     if (error_) return;
@@ -83,7 +89,7 @@ class StreamSender::Batcher {
         ++stats_.xtab_pages;
         continue;
       }
-      if (zero_hint_.known_zero(pfn) || all_zero(Bytes(page, vm::kPageSize))) {
+      if ((use_zero_hint_ && zero_hint_.known_zero(pfn)) || all_zero(Bytes(page, vm::kPageSize))) {
         entries_.push_back(libxc::make_pfn_entry(pfn, libxc::PageType::xalloc));
         ++stats_.zero_pages;
         continue;
@@ -104,6 +110,7 @@ class StreamSender::Batcher {
   RoundStats& stats_;
   vm::MemoryMap map_;
   ZeroHint zero_hint_;
+  bool use_zero_hint_;
   std::vector<std::uint64_t> pfns_;
   std::vector<std::uint64_t> entries_;
   std::vector<const std::byte*> pages_;  // the batch's host pages (null: not in the map)
@@ -150,7 +157,7 @@ Expected<RoundStats> StreamSender::send_all() {
   RoundStats st;
   const auto t0 = Clock::now();
   const std::uint64_t b0 = sink_.bytes_written();
-  Batcher b(*this, st);
+  Batcher b(*this, st, /*zero_hint=*/true);
   const vm::MemoryMap map = domain_.memory_map();
   map.for_each([&](const vm::Extent& e) {
     for (std::uint64_t p = e.first_pfn; p < e.end(); ++p) b.add(p);
@@ -161,11 +168,11 @@ Expected<RoundStats> StreamSender::send_all() {
   return st;
 }
 
-Expected<RoundStats> StreamSender::send(const vm::DirtyBitmap& pfns) {
+Expected<RoundStats> StreamSender::send(const vm::DirtyBitmap& pfns, bool zero_hint) {
   RoundStats st;
   const auto t0 = Clock::now();
   const std::uint64_t b0 = sink_.bytes_written();
-  Batcher b(*this, st);
+  Batcher b(*this, st, zero_hint);
   pfns.for_each([&](std::uint64_t p) { b.add(p); });
   TERN_TRY(b.finish());
   st.bytes = sink_.bytes_written() - b0;
