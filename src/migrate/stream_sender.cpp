@@ -1,5 +1,7 @@
 #include "migrate/stream_sender.hpp"
 
+#include <utility>
+
 #include "core/bytes.hpp"
 #include "migrate/state_blob.hpp"
 #include "migrate/zero_hint.hpp"
@@ -122,7 +124,7 @@ class StreamSender::Batcher {
 StreamSender::StreamSender(vm::Domain& domain, ByteSink& sink, SenderOptions opts)
     : sink_(sink),
       domain_(domain),
-      opts_(opts),
+      opts_(std::move(opts)),
       start_(sink.bytes_written()),
       libxl_(sink),
       libxc_(sink) {}
@@ -183,7 +185,8 @@ Expected<RoundStats> StreamSender::send(const vm::DirtyBitmap& pfns, bool zero_h
 Expected<void> StreamSender::finish(const stream::domctx::StateImage& state) {
   TERN_TRY_ASSIGN(auto blob, encode_state(state));
   libxc::TscInfo tsc;
-  if (!state.vcpus.empty() && state.vcpus[0].tsc_khz) tsc.khz = state.vcpus[0].tsc_khz->khz;
+  if (!state.vcpus.empty())
+    if (const auto& k = state.vcpus[0].tsc_khz) tsc.khz = k->khz;
   if (state.vm.clock) tsc.nsec = state.vm.clock->clock;
   TERN_TRY(libxc_.write_tsc_info(tsc));
   TERN_TRY(libxc_.write_hvm_params(kHvmParams));

@@ -42,7 +42,7 @@ class ControlServer {
   };
   ControlServer(UniqueFd fd, std::string path) : listen_(std::move(fd)), path_(std::move(path)) {}
   void serve_lines(Client& c, const Handler& handle);
-  static constexpr std::size_t kMaxLine = 64 * 1024;
+  static constexpr std::size_t kMaxLine = std::size_t{64} * 1024;
   static constexpr std::size_t kMaxClients = 16;
   UniqueFd listen_;
   std::vector<std::unique_ptr<Client>> clients_;
