@@ -5,7 +5,7 @@
 // host about 0.3 GB/s with 4 KiB pages: the kernel allocates and zeroes each
 // page, and a nested host faults its own backing in). The receiver would pay
 // that inside its copy loop, page by page; this thread pays it ahead of the
-// stream with MADV_POPULATE_WRITE in 2 MiB steps, in ascending frame order
+// stream with MADV_POPULATE_WRITE in 256 KiB steps, in ascending frame order
 // (the order round 0 arrives in), so the receiver's copies find the pages
 // present. It only helps where a core is free for it; it costs the whole of
 // the guest's RAM in resident memory, as QEMU's -mem-prealloc does.
