@@ -7,15 +7,6 @@
 
 namespace tern::migrate {
 
-namespace {
-// 256 KiB: stop() waits for the step in progress, and the receiver may
-// stop it with the guest paused (state records reached before round 0's
-// end was seen). Fresh memory faults in at ~1.6 GB/s here: a 2 MiB step
-// took ~1.3 ms, this one ~0.16 ms; a call per 64 pages costs nothing next
-// to their 64 faults.
-constexpr std::uint64_t kStepPages = 64;
-}
-
 Prefaulter::Prefaulter(vm::Domain& d, std::uint64_t end_pfn)
     : thread_([this, &d, end_pfn] { run(d, end_pfn); }) {}
 

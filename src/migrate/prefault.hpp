@@ -26,6 +26,13 @@ namespace tern::migrate {
 
 class Prefaulter {
  public:
+  // Pages per MADV_POPULATE_WRITE call (256 KiB). stop() waits for the step
+  // in progress, and the receiver may stop the thread with the guest paused
+  // (state records reached before round 0's end was seen). Fresh memory
+  // faults in at ~1.6 GB/s here: a 2 MiB step took ~1.3 ms, this one ~0.16
+  // ms; a call per 64 pages costs nothing next to their 64 faults.
+  static constexpr std::uint64_t kStepPages = 64;
+
   // Starts touching frames [0, end_pfn) of `d` that have host memory.
   Prefaulter(vm::Domain& d, std::uint64_t end_pfn);
   ~Prefaulter() { stop(); }
