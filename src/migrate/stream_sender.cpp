@@ -1,5 +1,6 @@
 #include "migrate/stream_sender.hpp"
 
+#include <optional>
 #include <utility>
 
 #include "core/bytes.hpp"
@@ -40,11 +41,9 @@ class StreamSender::Batcher {
   // `zero_hint`: ask the backend which frames were never written before
   // reading them (ZeroHint). Off for the final round: see send().
   Batcher(StreamSender& s, RoundStats& stats, bool zero_hint)
-      : s_(s),
-        stats_(stats),
-        map_(s.domain_.memory_map()),
-        zero_hint_(s.domain_),
-        use_zero_hint_(zero_hint) {}
+      : s_(s), stats_(stats), map_(s.domain_.memory_map()) {
+    if (zero_hint) zero_hint_.emplace(s.domain_);
+  }
 
   void add(std::uint64_t pfn) {
     if (error_) return;
@@ -91,7 +90,7 @@ class StreamSender::Batcher {
         ++stats_.xtab_pages;
         continue;
       }
-      if ((use_zero_hint_ && zero_hint_.known_zero(pfn)) || all_zero(Bytes(page, vm::kPageSize))) {
+      if ((zero_hint_ && zero_hint_->known_zero(pfn)) || all_zero(Bytes(page, vm::kPageSize))) {
         entries_.push_back(libxc::make_pfn_entry(pfn, libxc::PageType::xalloc));
         ++stats_.zero_pages;
         continue;
@@ -111,8 +110,7 @@ class StreamSender::Batcher {
   StreamSender& s_;
   RoundStats& stats_;
   vm::MemoryMap map_;
-  ZeroHint zero_hint_;
-  bool use_zero_hint_;
+  std::optional<ZeroHint> zero_hint_;  // none: read every frame (the final round)
   std::vector<std::uint64_t> pfns_;
   std::vector<std::uint64_t> entries_;
   std::vector<const std::byte*> pages_;  // the batch's host pages (null: not in the map)
