@@ -1,5 +1,7 @@
 #include "migrate/prefault.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cerrno>
 
@@ -7,30 +9,100 @@
 
 namespace tern::migrate {
 
-Prefaulter::Prefaulter(vm::Domain& d, std::uint64_t end_pfn)
-    : thread_([this, &d, end_pfn] { run(d, end_pfn); }) {}
+Prefaulter::Prefaulter(vm::Domain& d, std::uint64_t end_pfn, std::uint64_t lead_window)
+    : d_(d),
+      end_(end_pfn),
+      window_(lead_window),
+      // (round 0 starts at the lowest frame: look ahead from there at once)
+      ahead_end_(std::min(lead_window, end_pfn)),
+      thread_([this] { run(); }) {}
 
 void Prefaulter::stop() {
-  stop_ = true;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
-void Prefaulter::run(vm::Domain& d, std::uint64_t end_pfn) {
-  for (std::uint64_t pfn = 0; pfn < end_pfn && !stop_.load(std::memory_order_relaxed);
-       pfn += kStepPages) {
-    const std::uint64_t n = std::min(kStepPages, end_pfn - pfn);
-    std::byte* first = d.page(pfn);
-    // Only a step whose frames are one contiguous piece of host memory (the
-    // KVM backend's slots are; a step across a slot edge is skipped).
-    if (first == nullptr || d.page(pfn + n - 1) != first + (n - 1) * vm::kPageSize) continue;
-    if (const int e = vm::populate_writable(first, n * vm::kPageSize); e != 0) {
-      if (e == EINVAL) {  // the kernel does not know the advice
-        supported_ = false;
-        return;
-      }
-      continue;  // e.g. ENOMEM: leave this step to the receiver's copies
+std::uint64_t Prefaulter::position() const {
+  std::lock_guard lock(mu_);
+  return pos_;
+}
+
+std::uint64_t Prefaulter::bytes() const {
+  std::lock_guard lock(mu_);
+  return bytes_;
+}
+
+bool Prefaulter::supported() const {
+  std::lock_guard lock(mu_);
+  return supported_;
+}
+
+void Prefaulter::lead(std::span<const Run> data, std::uint64_t settled) {
+  {
+    std::lock_guard lock(mu_);
+    for (const Run& r : data) {
+      runs_.push_back(r);
+      ahead_end_ = std::max(ahead_end_, std::min(r.end + window_, end_));
     }
-    bytes_.fetch_add(n * vm::kPageSize, std::memory_order_relaxed);
+    settled_ = std::max(settled_, settled);
+  }
+  cv_.notify_one();
+}
+
+Prefaulter::Run Prefaulter::next_step() const {
+  if (window_ == 0) return {pos_, pos_ + std::min(kStepPages, end_ - pos_)};
+  if (!runs_.empty()) {
+    const std::uint64_t pfn = std::max(pos_, runs_.front().first);
+    return {pfn, pfn + std::min(kStepPages, runs_.front().end - pfn)};
+  }
+  const std::uint64_t pfn = std::max(pos_, settled_);
+  return {pfn, pfn + std::min(kStepPages, ahead_end_ - std::min(pfn, ahead_end_))};
+}
+
+std::byte* Prefaulter::contiguous(std::uint64_t pfn, std::uint64_t n) const {
+  std::byte* first = d_.page(pfn);
+  if (first == nullptr || d_.page(pfn + n - 1) != first + (n - 1) * vm::kPageSize) return nullptr;
+  return first;
+}
+
+void Prefaulter::run() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    while (!runs_.empty() && runs_.front().end <= pos_) runs_.pop_front();
+    const Run step = next_step();
+    if (step.end <= step.first) {
+      if (window_ == 0 || pos_ >= end_) return;
+      cv_.wait(lock);  // until lead() or stop()
+      continue;
+    }
+    pos_ = step.first;  // (frames below: touched, or passed over)
+    lock.unlock();
+    const std::uint64_t n = step.end - step.first;
+    int e = 0;
+    std::byte* host = contiguous(step.first, n);
+    if (host != nullptr) e = vm::populate_writable(host, n * vm::kPageSize);
+    lock.lock();
+    if (host != nullptr && e == 0) bytes_ += n * vm::kPageSize;
+    if (e == EINVAL) {  // the kernel does not know the advice
+      supported_ = false;
+      return;
+    }  // (other errors, e.g. ENOMEM: the step is left to the receiver's copies)
+    pos_ = step.end;
+  }
+}
+
+void Prefaulter::release(std::uint64_t first, std::uint64_t end) {
+  end = std::min(end, position());
+  for (std::uint64_t pfn = first; pfn < end;) {
+    const std::uint64_t n = std::min(kStepPages - pfn % kStepPages, end - pfn);
+    if (std::byte* host = contiguous(pfn, n);
+        host != nullptr && ::madvise(host, n * vm::kPageSize, MADV_DONTNEED) == 0)
+      released_ += n * vm::kPageSize;
+    pfn += n;
   }
 }
 

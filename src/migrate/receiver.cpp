@@ -5,6 +5,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/trace.hpp"
 #include "migrate/prefault.hpp"
 #include "migrate/record_map_update.hpp"
 #include "migrate/state_blob.hpp"
@@ -171,15 +172,54 @@ class Receiver {
     if (!d)
       return std::unexpected(d.error().context(fmt::format("{}: creating the domain", where(r))));
     out_.domain = std::move(*d);
-    if (opts_.prefault) prefault_ = std::make_unique<Prefaulter>(*out_.domain, frame_limit_);
+    if (opts_.prefault)
+      prefault_ = std::make_unique<Prefaulter>(*out_.domain, frame_limit_);
+    else if (opts_.prefault_lead_frames > 0)
+      prefault_ =
+          std::make_unique<Prefaulter>(*out_.domain, frame_limit_, opts_.prefault_lead_frames);
     return {};
   }
 
   void stop_prefault() {
     if (!prefault_) return;
+    trace::Scope span("receive.prefault_stop");
     prefault_->stop();
+    // Lead mode: what it touched past round 0's last frame stays zero.
+    if (prefault_->leads()) prefault_->release(round0_next_, frame_limit_);
     out_.stats.prefaulted_bytes = prefault_->bytes();
+    out_.stats.prefault_released_bytes = prefault_->released_bytes();
     prefault_.reset();
+  }
+
+  // Lead mode, for a round-0 record whose map changes are applied: the
+  // pre-fault thread is told where the record's data goes and what the
+  // stream has settled, then the frames the record leaves zero (XALLOC
+  // entries new to the map, frames it skips over) are given back if the
+  // thread touched them. Round 0's entries ascend.
+  void lead_prefault(const libxc::PageData& pd) {
+    lead_data_.clear();
+    lead_zero_.clear();
+    auto add = [](std::vector<Prefaulter::Run>& runs, std::uint64_t first, std::uint64_t end) {
+      if (!runs.empty() && runs.back().end == first)
+        runs.back().end = end;
+      else
+        runs.push_back({first, end});
+    };
+    for (std::uint32_t i = 0; i < pd.count; ++i) {
+      const std::uint64_t pfn = pd.pfn(i);
+      const unsigned t = pd.type(i);
+      if (pfn > round0_next_) add(lead_zero_, round0_next_, pfn);
+      if (t == static_cast<unsigned>(libxc::PageType::xalloc)) {
+        if (!was_present_[i]) add(lead_zero_, pfn, pfn + 1);
+      } else if (t != static_cast<unsigned>(libxc::PageType::xtab)) {
+        add(lead_data_, pfn, pfn + 1);
+      }
+      round0_next_ = std::max(round0_next_, pfn + 1);
+    }
+    // (first the news, so the thread stops heading for frames left zero;
+    // then what it already touched of them goes back)
+    prefault_->lead(lead_data_, round0_next_);
+    for (const auto& z : lead_zero_) prefault_->release(z.first, z.end);
   }
 
   Expected<void> on_pages(const libxc::Record& r) {
@@ -238,6 +278,7 @@ class Receiver {
                             return std::unexpected(ok.error().context(where(r)));
                           return {};
                         }));
+    if (prefault_ && prefault_->leads()) lead_prefault(pd);
 
     // Where each data page's payload goes: straight into the guest's frame,
     // or nowhere when an XTAB later in the record removed the frame again.
@@ -280,9 +321,12 @@ class Receiver {
   std::vector<bool> was_present_;
   std::uint64_t frame_limit_ = 0;  // frames at or above it cannot exist in the VM
   std::unique_ptr<Prefaulter> prefault_;
-  std::uint64_t last_pfn_ = 0;  // last frame of the previous PAGE_DATA record
-  libxl::StreamReader* reader_ = nullptr;  // read_all()'s, while it runs
-  std::vector<std::byte*> dests_;          // a PAGE_DATA record's page destinations
+  std::uint64_t last_pfn_ = 0;              // last frame of the previous PAGE_DATA record
+  std::uint64_t round0_next_ = 0;           // the frame after round 0's last entry so far
+  std::vector<Prefaulter::Run> lead_data_;  // lead_prefault()'s runs, kept for their capacity
+  std::vector<Prefaulter::Run> lead_zero_;
+  libxl::StreamReader* reader_ = nullptr;      // read_all()'s, while it runs
+  std::vector<std::byte*> dests_;              // a PAGE_DATA record's page destinations
   std::unordered_set<std::uint64_t> settled_;  // frames a later entry of the record settled
 };
 

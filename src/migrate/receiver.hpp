@@ -48,8 +48,9 @@ struct ReceiveStats {
   std::uint64_t zero_pages = 0;
   std::uint64_t xtab_pages = 0;
   std::chrono::nanoseconds total{0};
-  std::chrono::nanoseconds state{0};   // decode + check + load of the state
-  std::uint64_t prefaulted_bytes = 0;  // ReceiverOptions::prefault
+  std::chrono::nanoseconds state{0};          // decode + check + load of the state
+  std::uint64_t prefaulted_bytes = 0;         // ReceiverOptions::prefault, prefault_lead_frames
+  std::uint64_t prefault_released_bytes = 0;  // lead mode: given back as round 0 left it zero
   // Set by restore_image: the validate-only pass, and creating the domain.
   std::chrono::nanoseconds validate{0};
   std::chrono::nanoseconds create{0};  // (the two overlap)
@@ -84,6 +85,10 @@ struct ReceiverOptions {
   // starting below the last frame seen), the state records begin, or the
   // stream ends.
   bool prefault = false;
+  // Without `prefault`: pre-fault only this many frames past the last data
+  // frame round 0 has announced (Prefaulter's lead mode), giving back what
+  // round 0 then leaves zero. 0: the receiver's copies fault memory in.
+  std::uint64_t prefault_lead_frames = 0;
   // Called in the receiving thread when the state records begin (the
   // source has paused its guest: the switch-over is under way). A migration
   // destination raises the thread's priority from here (vm::ThreadBoost);

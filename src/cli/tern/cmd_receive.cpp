@@ -1,6 +1,6 @@
 // tern receive --listen unix:PATH|tcp://HOST:PORT [--backend ...] [--api SOCKET]
 //              [--console FILE] [--json] [--memory SIZE] [--prefault]
-//              [--link-timeout S] [--busy-poll-us N]
+//              [--prefault-lead MIB] [--link-timeout S] [--busy-poll-us N]
 // Waits for one incoming VM (a `tern migrate` stream), validates it as it
 // reads, commits with the source, and runs the VM like `tern run`.
 //
@@ -8,6 +8,12 @@
 // is also faulted in then, as QEMU's -incoming with -mem-prealloc), so the
 // stream lands in ready memory; without --memory, --prefault faults the RAM
 // in on a second thread while round 0 arrives.
+//
+// By default (--prefault-lead 32) that second thread pre-faults only up to
+// 32 MiB past the last data frame round 0 has announced, and gives back what
+// round 0 then leaves zero (migrate/prefault.hpp): the copies find their
+// pages faulted in without the destination growing to the guest's whole
+// RAM. --prefault-lead 0 leaves all faulting to the receiving thread.
 //
 // --busy-poll-us N (default 0, off): while the stream flows, an empty socket
 // is polled again for up to N µs before the receiving thread sleeps
@@ -43,6 +49,7 @@ struct ReceiveArgs {
   std::string console;
   bool json = false;
   bool prefault = false;
+  unsigned prefault_lead_mib = 32;
   std::string memory;  // empty: RAM is made when the stream says how much
   unsigned link_timeout_s = 30;
   unsigned busy_poll_us = 0;
@@ -119,6 +126,9 @@ int run_receive(const ReceiveArgs& a) {
   migrate::ReceiverOptions ro;
   ro.expect_end_of_input = false;    // the commit handshake follows on this connection
   ro.prefault = a.prefault && !ram;  // made ahead: already faulted in
+  // (memory made ahead without --prefault is fresh: lead mode still helps)
+  if (!a.prefault)
+    ro.prefault_lead_frames = std::uint64_t{a.prefault_lead_mib} << (20 - vm::kPageShift);
   const int conn_fd = conn->get();
   ro.on_pages_applied = [conn_fd](std::uint64_t n) { migrate::destination_ack(conn_fd, n); };
   // From the state records (the source has paused its guest) until the VM
@@ -177,6 +187,7 @@ int run_receive(const ReceiveArgs& a) {
         {"bytes", st.bytes},
         {"pages", {{"data", st.data_pages}, {"zero", st.zero_pages}, {"xtab", st.xtab_pages}}},
         {"prefaulted_bytes", st.prefaulted_bytes + prefaulted_ahead},
+        {"prefault_released_bytes", st.prefault_released_bytes},
         {"memory_made_ahead", ram_used},
         {"boosted", boosted},
         {"receiver_cpu_ms", receiver_cpu},
@@ -217,6 +228,11 @@ void add_receive(CLI::App& app, Context& ctx) {
   cmd->add_flag("--prefault", a->prefault,
                 "pre-fault the VM's RAM: before listening with --memory, else on a second "
                 "thread while the stream arrives");
+  cmd->add_option("--prefault-lead", a->prefault_lead_mib,
+                  "without --prefault: pre-fault on a second thread only this many MiB past "
+                  "the data received so far (0: off)")
+      ->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
   cmd->add_option("--link-timeout", a->link_timeout_s,
                   "seconds without data from the source before the stream counts as broken")
       ->check(CLI::Range(1, 3600))
