@@ -96,12 +96,21 @@ void Prefaulter::run() {
 }
 
 void Prefaulter::release(std::uint64_t first, std::uint64_t end) {
-  end = std::min(end, position());
-  for (std::uint64_t pfn = first; pfn < end;) {
+  // Zero frames follow the data before them, and the thread looks at most
+  // window_ frames past announced data: only [first, first + window_) can
+  // have been touched (so a hole of a TiB costs nothing to walk).
+  end = std::min({end, first + window_, position()});
+  if (first >= end) return;
+  auto drop = [this](std::byte* host, std::uint64_t n) {
+    if (::madvise(host, n * vm::kPageSize, MADV_DONTNEED) == 0) released_ += n * vm::kPageSize;
+  };
+  if (std::byte* host = contiguous(first, end - first); host != nullptr) {
+    drop(host, end - first);  // (the usual case: one call)
+    return;
+  }
+  for (std::uint64_t pfn = first; pfn < end;) {  // across a slot edge: piece by piece
     const std::uint64_t n = std::min(kStepPages - pfn % kStepPages, end - pfn);
-    if (std::byte* host = contiguous(pfn, n);
-        host != nullptr && ::madvise(host, n * vm::kPageSize, MADV_DONTNEED) == 0)
-      released_ += n * vm::kPageSize;
+    if (std::byte* host = contiguous(pfn, n); host != nullptr) drop(host, n);
     pfn += n;
   }
 }

@@ -67,9 +67,11 @@ class Prefaulter {
   // Frames below this were touched or passed over; the thread only moves
   // forward, so a frame below it is never touched again.
   [[nodiscard]] std::uint64_t position() const;
-  // Gives frames [first, end) below position() back to the kernel
-  // (MADV_DONTNEED: they read zero and cost no memory again). For frames
-  // round 0 left zero after this thread may have touched them.
+  // Gives frames [first, end) back to the kernel (MADV_DONTNEED: they read
+  // zero and cost no memory again): frames round 0 left zero, after this
+  // thread may have touched them. `first` must not lie below the data
+  // announced before it (round 0's order), so only [first, first + window)
+  // can have been touched, and only below position(): the rest is left alone.
   void release(std::uint64_t first, std::uint64_t end);
 
   void stop();

@@ -453,6 +453,27 @@ TEST(PreCopy, SparseFourTibGuestWithAHighBalloon) {
   expect_clean_switch_over(*src, out);
 }
 
+TEST(PreCopy, SparseFourTibGuestWithLeadPrefaulting) {
+  // Round 0 jumps a ~4 TiB hole to the balloon's frames: the pre-fault
+  // thread must jump it too (and the receiver must not walk it giving
+  // frames back), and touch no more than the data and its look-ahead.
+  auto cfg = sim_config("passes=300 mib=4 ws=2 balloon=256,2 bbase=0x3ffff000000", 2, 16ULL << 20);
+  cfg.address_space_bytes = 4ULL << 40;
+  auto src = running_mid_pass(cfg, 2);
+  ASSERT_NE(src, nullptr);
+  MigrateOptions o;
+  o.max_downtime = 0ms;
+  o.max_iterations = 3;
+  const auto t0 = std::chrono::steady_clock::now();
+  Outcome out = migrate_pair(*src, cfg, o, 0, /*acks=*/false, Prefault::lead);
+  ASSERT_TRUE(out.stats) << out.stats.error().message();
+  // (walking the hole 64 frames at a time would take minutes)
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s);
+  EXPECT_LE(out.dst->stats.prefaulted_bytes,
+            cfg.memory_bytes + (4 * 2 + 2) * Prefaulter::kStepPages * vm::kPageSize);
+  expect_clean_switch_over(*src, out);
+}
+
 // Threads of this process running as SCHED_IDLE (field 41 of
 // /proc/self/task/*/stat is the scheduling policy; SCHED_IDLE is 5).
 int idle_threads() {

@@ -77,10 +77,13 @@ TEST(Prefaulter, LeadTouchesAnnouncedDataAndOneWindowPastIt) {
   // Nothing past the window.
   EXPECT_EQ(resident(*d, far + 64 + kWindow, end), 0U);
 
-  // The look-ahead past the last data turned out zero: given back.
-  p.release(far + 64, far + 64 + kWindow);
+  // The look-ahead past the last data turned out zero (the stream's tail,
+  // up to the end of RAM): the window is given back, and nothing past it is
+  // walked (only the window can have been touched).
+  p.release(far + 64, end);
   EXPECT_EQ(resident(*d, far + 64, far + 64 + kWindow), 0U);
   EXPECT_EQ(p.released_bytes(), kWindow * vm::kPageSize);
+  EXPECT_EQ(resident(*d, far, far + 64), 64U);  // the data frames stay
   // Frames at or above the position are not the receiver's to give back.
   p.release(far + 64 + kWindow, end);
   EXPECT_EQ(p.released_bytes(), kWindow * vm::kPageSize);
