@@ -44,6 +44,9 @@ bool Prefaulter::supported() const {
 void Prefaulter::lead(std::span<const Run> data, std::uint64_t settled) {
   {
     std::lock_guard lock(mu_);
+    // What lies below this record's data the receiver has written already
+    // (or left zero): a thread that fell behind skips to it.
+    if (!data.empty()) floor_ = std::max(floor_, data.front().first);
     for (const Run& r : data) {
       runs_.push_back(r);
       ahead_end_ = std::max(ahead_end_, std::min(r.end + window_, end_));
@@ -72,6 +75,7 @@ std::byte* Prefaulter::contiguous(std::uint64_t pfn, std::uint64_t n) const {
 void Prefaulter::run() {
   std::unique_lock lock(mu_);
   while (!stop_) {
+    pos_ = std::max(pos_, floor_);
     while (!runs_.empty() && runs_.front().end <= pos_) runs_.pop_front();
     const Run step = next_step();
     if (step.end <= step.first) {

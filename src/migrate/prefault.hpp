@@ -102,6 +102,7 @@ class Prefaulter {
   std::uint64_t pos_ = 0;
   std::deque<Run> runs_;        // lead mode: announced data not yet reached
   std::uint64_t settled_ = 0;   // lead mode: look-ahead starts here or later
+  std::uint64_t floor_ = 0;     // lead mode: the receiver has written what lies below
   std::uint64_t ahead_end_;     // lead mode: look-ahead ends here
   std::uint64_t released_ = 0;  // (the receiver's thread only)
   std::thread thread_;          // (last: starts once the members above exist)
