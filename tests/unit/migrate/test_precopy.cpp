@@ -398,17 +398,26 @@ TEST(PreCopy, MigrationWithAcksOverTheRealPathIsClean) {
   expect_clean_switch_over(*src, out);
 }
 
-TEST(PreCopy, PrefaultingDestinationEndsWithTheSourceMemory) {
-  // The pre-fault thread touches every frame (ballooned-out ones too) while
-  // the stream writes, populates and removes them: the destination must
-  // still end with exactly the source's map and contents.
-  const auto cfg = sim_config("passes=150 mib=16 ws=4 balloon=2048,8", 2, 64ULL << 20);
-  auto src = running_mid_pass(cfg, 3);
-  ASSERT_NE(src, nullptr);
+// A busy, ballooning guest migrated to a destination that pre-faults as
+// `mode` says: the pre-fault thread touches frames while the stream writes,
+// populates and removes them; the destination must still end with exactly
+// the source's map and contents.
+Outcome migrate_prefaulting(Prefault mode, const vm::DomainConfig& cfg,
+                            std::unique_ptr<vm::sim::SimDomain>& src) {
+  src = running_mid_pass(cfg, 3);
+  if (!src) return {};
   MigrateOptions o;
   o.max_downtime = 1ms;
   o.max_iterations = 4;
-  Outcome out = migrate_pair(*src, cfg, o, 0, /*acks=*/true, Prefault::whole);
+  return migrate_pair(*src, cfg, o, 0, /*acks=*/true, mode);
+}
+
+TEST(PreCopy, PrefaultingDestinationEndsWithTheSourceMemory) {
+  // Whole mode: every frame, ballooned-out ones too.
+  const auto cfg = sim_config("passes=150 mib=16 ws=4 balloon=2048,8", 2, 64ULL << 20);
+  std::unique_ptr<vm::sim::SimDomain> src;
+  Outcome out = migrate_prefaulting(Prefault::whole, cfg, src);
+  ASSERT_NE(src, nullptr);
   ASSERT_TRUE(out.dst) << out.dst.error().message();
   EXPECT_LE(out.dst->stats.prefaulted_bytes, cfg.memory_bytes);
   // Counted in whole steps.
@@ -417,17 +426,12 @@ TEST(PreCopy, PrefaultingDestinationEndsWithTheSourceMemory) {
 }
 
 TEST(PreCopy, LeadPrefaultingDestinationEndsWithTheSourceMemory) {
-  // The lead-mode thread touches the frames round 0 announces and looks
-  // ahead past them, and the receiver gives back what round 0 leaves zero,
-  // while the stream populates and removes frames (balloon): the
-  // destination must still end with exactly the source's map and contents.
+  // Lead mode: the frames round 0 announces and a look-ahead past them,
+  // with what round 0 leaves zero given back.
   const auto cfg = sim_config("passes=150 mib=16 ws=4 balloon=2048,8", 2, 64ULL << 20);
-  auto src = running_mid_pass(cfg, 3);
+  std::unique_ptr<vm::sim::SimDomain> src;
+  Outcome out = migrate_prefaulting(Prefault::lead, cfg, src);
   ASSERT_NE(src, nullptr);
-  MigrateOptions o;
-  o.max_downtime = 1ms;
-  o.max_iterations = 4;
-  Outcome out = migrate_pair(*src, cfg, o, 0, /*acks=*/true, Prefault::lead);
   ASSERT_TRUE(out.dst) << out.dst.error().message();
   // It touched frames, but not the whole of the RAM (the workload's 16 MiB
   // and the rest of the map's data, not 64 MiB).
@@ -439,39 +443,31 @@ TEST(PreCopy, LeadPrefaultingDestinationEndsWithTheSourceMemory) {
 }
 
 TEST(PreCopy, SparseFourTibGuestWithAHighBalloon) {
-  auto cfg = sim_config("passes=300 mib=4 ws=2 balloon=256,2 bbase=0x3ffff000000", 2, 16ULL << 20);
-  cfg.address_space_bytes = 4ULL << 40;
-  auto src = running_mid_pass(cfg, 2);
-  ASSERT_NE(src, nullptr);
-  MigrateOptions o;
-  o.max_downtime = 0ms;
-  o.max_iterations = 3;
-  Outcome out = migrate_pair(*src, cfg, o);
-  ASSERT_TRUE(out.stats) << out.stats.error().message();
-  EXPECT_EQ(out.dst->config.address_space_bytes, 4ULL << 40);
-  EXPECT_GT(out.dst->domain->memory_map().end_pfn(), 0x3ffff000ULL);
-  expect_clean_switch_over(*src, out);
-}
-
-TEST(PreCopy, SparseFourTibGuestWithLeadPrefaulting) {
-  // Round 0 jumps a ~4 TiB hole to the balloon's frames: the pre-fault
-  // thread must jump it too (and the receiver must not walk it giving
-  // frames back), and touch no more than the data and its look-ahead.
-  auto cfg = sim_config("passes=300 mib=4 ws=2 balloon=256,2 bbase=0x3ffff000000", 2, 16ULL << 20);
-  cfg.address_space_bytes = 4ULL << 40;
-  auto src = running_mid_pass(cfg, 2);
-  ASSERT_NE(src, nullptr);
-  MigrateOptions o;
-  o.max_downtime = 0ms;
-  o.max_iterations = 3;
-  const auto t0 = std::chrono::steady_clock::now();
-  Outcome out = migrate_pair(*src, cfg, o, 0, /*acks=*/false, Prefault::lead);
-  ASSERT_TRUE(out.stats) << out.stats.error().message();
-  // (walking the hole 64 frames at a time would take minutes)
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s);
-  EXPECT_LE(out.dst->stats.prefaulted_bytes,
-            cfg.memory_bytes + (4 * 2 + 2) * Prefaulter::kStepPages * vm::kPageSize);
-  expect_clean_switch_over(*src, out);
+  // Round 0 jumps a ~4 TiB hole to the balloon's frames. With lead-mode
+  // pre-faulting, its thread must jump the hole too (and the receiver must
+  // not walk it giving frames back), and touch no more than the data and
+  // its look-ahead.
+  for (const Prefault mode : {Prefault::none, Prefault::lead}) {
+    SCOPED_TRACE(mode == Prefault::lead ? "lead pre-faulting" : "no pre-faulting");
+    auto cfg =
+        sim_config("passes=300 mib=4 ws=2 balloon=256,2 bbase=0x3ffff000000", 2, 16ULL << 20);
+    cfg.address_space_bytes = 4ULL << 40;
+    auto src = running_mid_pass(cfg, 2);
+    ASSERT_NE(src, nullptr);
+    MigrateOptions o;
+    o.max_downtime = 0ms;
+    o.max_iterations = 3;
+    const auto t0 = std::chrono::steady_clock::now();
+    Outcome out = migrate_pair(*src, cfg, o, 0, /*acks=*/false, mode);
+    ASSERT_TRUE(out.stats) << out.stats.error().message();
+    EXPECT_EQ(out.dst->config.address_space_bytes, 4ULL << 40);
+    EXPECT_GT(out.dst->domain->memory_map().end_pfn(), 0x3ffff000ULL);
+    // (walking the hole 64 frames at a time would take minutes)
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s);
+    EXPECT_LE(out.dst->stats.prefaulted_bytes,
+              cfg.memory_bytes + (4 * 2 + 2) * Prefaulter::kStepPages * vm::kPageSize);
+    expect_clean_switch_over(*src, out);
+  }
 }
 
 // Threads of this process running as SCHED_IDLE (field 41 of
