@@ -44,13 +44,16 @@ bool Prefaulter::supported() const {
 void Prefaulter::lead(std::span<const Run> data, std::uint64_t settled) {
   {
     std::lock_guard lock(mu_);
+    if (finished_) return;  // (nobody would take the runs off the queue)
     // What lies below this record's data the receiver has written already
     // (or left zero): a thread that fell behind skips to it.
     if (!data.empty()) floor_ = std::max(floor_, data.front().first);
-    for (const Run& r : data) {
-      runs_.push_back(r);
-      ahead_end_ = std::max(ahead_end_, std::min(r.end + window_, end_));
-    }
+    runs_.insert(runs_.end(), data.begin(), data.end());
+    // Look ahead past dense data only: past a record of scattered data the
+    // window would touch the zero frames between, and giving each back is a
+    // madvise() call of the receiver's.
+    if (!data.empty() && data.size() <= kDenseRuns)
+      ahead_end_ = std::max(ahead_end_, std::min(data.back().end + window_, end_));
     settled_ = std::max(settled_, settled);
   }
   cv_.notify_one();
@@ -74,6 +77,12 @@ std::byte* Prefaulter::contiguous(std::uint64_t pfn, std::uint64_t n) const {
 
 void Prefaulter::run() {
   std::unique_lock lock(mu_);
+  run_locked(lock);
+  finished_ = true;
+  runs_.clear();
+}
+
+void Prefaulter::run_locked(std::unique_lock<std::mutex>& lock) {
   while (!stop_) {
     pos_ = std::max(pos_, floor_);
     while (!runs_.empty() && runs_.front().end <= pos_) runs_.pop_front();

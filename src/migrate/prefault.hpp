@@ -13,12 +13,14 @@
 //  - whole (`tern receive --prefault`): every frame of the guest's RAM, as
 //    QEMU's -mem-prealloc does; it costs all of the RAM in resident memory.
 //  - lead (the default): the data frames each round-0 record announces
-//    (lead(), called before the record's payload is read), then a window
-//    past the last of them, so the thread runs ahead of the copies. It never
-//    goes back below what the stream has settled, and the frames it touched
-//    that round 0 leaves zero (XALLOC entries, frames the stream skips) are
-//    given back (release()): the destination ends with about the source's
-//    resident memory, not the guest's whole RAM.
+//    (lead(), called before the record's payload is read), then, past a
+//    record of dense data, a window beyond its last data frame, so the
+//    thread runs ahead of the copies. It never goes back below what the
+//    stream has settled, and the frames it touched that round 0 leaves zero
+//    (XALLOC and XTAB entries, frames the stream skips) are given back
+//    (release()): the destination ends with about the source's resident
+//    memory, not the guest's whole RAM. (A step in flight when its frames
+//    turn out zero, at most 256 KiB at a time, stays resident.)
 //
 // Frames it touches read zero as before; the destination's memory map is
 // not changed. stop() (also the destructor) ends it within one step; the
@@ -45,6 +47,9 @@ class Prefaulter {
   // faults in at ~1.6 GB/s here: a 2 MiB step took ~1.3 ms, this one ~0.16
   // ms; a call per 64 pages costs nothing next to their 64 faults.
   static constexpr std::uint64_t kStepPages = 64;
+  // A record whose data frames form at most this many runs is dense: the
+  // thread looks ahead past it (past a sparser one it does not).
+  static constexpr std::size_t kDenseRuns = 8;
 
   // Whole mode (lead_window == 0): touches frames [0, end_pfn) that have
   // host memory. Lead mode: the first `lead_window` frames at once (round 0
@@ -76,7 +81,8 @@ class Prefaulter {
 
   void stop();
   [[nodiscard]] bool leads() const { return window_ != 0; }
-  // Bytes populated so far, and handed back by release() (the receive summary).
+  // Bytes populated so far, and asked back by release() (the receive
+  // summary; frames asked back were not all touched: passed-over ones too).
   [[nodiscard]] std::uint64_t bytes() const;
   [[nodiscard]] std::uint64_t released_bytes() const { return released_; }
   // False when the kernel lacks MADV_POPULATE_WRITE (before 5.14).
@@ -84,6 +90,7 @@ class Prefaulter {
 
  private:
   void run();
+  void run_locked(std::unique_lock<std::mutex>& lock);
   // The next step, [pfn, pfn + n) with n > 0, or n == 0 when there is none
   // yet. Under mu_.
   Run next_step() const;
@@ -97,6 +104,7 @@ class Prefaulter {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool finished_ = false;  // run() returned: lead() has nobody to tell
   bool supported_ = true;
   std::uint64_t bytes_ = 0;
   std::uint64_t pos_ = 0;

@@ -194,8 +194,8 @@ class Receiver {
   // Lead mode, for a round-0 record whose map changes are applied: the
   // pre-fault thread is told where the record's data goes and what the
   // stream has settled, then the frames the record leaves zero (XALLOC
-  // entries new to the map, frames it skips over) are given back if the
-  // thread touched them. Round 0's entries ascend.
+  // entries new to the map, XTAB entries, frames it skips over) are given
+  // back if the thread touched them. Round 0's entries ascend.
   void lead_prefault(const libxc::PageData& pd) {
     lead_data_.clear();
     lead_zero_.clear();
@@ -209,9 +209,11 @@ class Receiver {
       const std::uint64_t pfn = pd.pfn(i);
       const unsigned t = pd.type(i);
       if (pfn > round0_next_) add(lead_zero_, round0_next_, pfn);
-      if (t == static_cast<unsigned>(libxc::PageType::xalloc)) {
+      if (t == static_cast<unsigned>(libxc::PageType::xtab)) {
+        add(lead_zero_, pfn, pfn + 1);  // (out of the map: reads zero)
+      } else if (t == static_cast<unsigned>(libxc::PageType::xalloc)) {
         if (!was_present_[i]) add(lead_zero_, pfn, pfn + 1);
-      } else if (t != static_cast<unsigned>(libxc::PageType::xtab)) {
+      } else {
         add(lead_data_, pfn, pfn + 1);
       }
       round0_next_ = std::max(round0_next_, pfn + 1);

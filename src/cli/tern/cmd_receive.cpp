@@ -231,7 +231,7 @@ void add_receive(CLI::App& app, Context& ctx) {
   cmd->add_option("--prefault-lead", a->prefault_lead_mib,
                   "without --prefault: pre-fault on a second thread only this many MiB past "
                   "the data received so far (0: off)")
-      ->check(CLI::Range(0, 1 << 20))
+      ->check(CLI::Range(0, 4096))
       ->capture_default_str();
   cmd->add_option("--link-timeout", a->link_timeout_s,
                   "seconds without data from the source before the stream counts as broken")

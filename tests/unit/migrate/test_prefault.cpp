@@ -46,6 +46,9 @@ TEST(Prefaulter, LeadTouchesAnnouncedDataAndOneWindowPastIt) {
   auto d = make_sim(cfg);
   ASSERT_NE(d, nullptr);
   const std::uint64_t end = cfg.memory_bytes / vm::kPageSize;
+  // Residency is counted in 4 KiB pages: no huge pages (a host whose THP
+  // setting is "always" would fault 2 MiB at a time).
+  ASSERT_EQ(::madvise(d->page(0), cfg.memory_bytes, MADV_NOHUGEPAGE), 0);
   ASSERT_EQ(resident(*d, 0, end), 0U);
 
   Prefaulter p(*d, end, kWindow);
@@ -77,18 +80,37 @@ TEST(Prefaulter, LeadTouchesAnnouncedDataAndOneWindowPastIt) {
   // Nothing past the window.
   EXPECT_EQ(resident(*d, far + 64 + kWindow, end), 0U);
 
-  // The look-ahead past the last data turned out zero (the stream's tail,
-  // up to the end of RAM): the window is given back, and nothing past it is
-  // walked (only the window can have been touched).
+  // The frames between the first record's data and the far one turned out
+  // zero: only the first window past that data can have been touched, so
+  // only it is given back (the rest of the range is not even walked).
+  p.release(kBase + 300, far);
+  EXPECT_EQ(resident(*d, kBase + 300, far), 0U);
+  EXPECT_EQ(p.released_bytes(), kWindow * vm::kPageSize);
+  // Likewise the look-ahead past the last data (the stream's tail, up to
+  // the end of RAM).
   p.release(far + 64, end);
   EXPECT_EQ(resident(*d, far + 64, far + 64 + kWindow), 0U);
-  EXPECT_EQ(p.released_bytes(), kWindow * vm::kPageSize);
+  EXPECT_EQ(p.released_bytes(), 2 * kWindow * vm::kPageSize);
   EXPECT_EQ(resident(*d, far, far + 64), 64U);  // the data frames stay
   // Frames at or above the position are not the receiver's to give back.
   p.release(far + 64 + kWindow, end);
-  EXPECT_EQ(p.released_bytes(), kWindow * vm::kPageSize);
+  EXPECT_EQ(p.released_bytes(), 2 * kWindow * vm::kPageSize);
+
+  // A record of scattered data (more runs than kDenseRuns): its runs are
+  // touched, nothing past them (the look-ahead would touch the zero frames
+  // between such runs, each a madvise() to give back).
+  const std::uint64_t sparse = far + 0x800;  // (RAM ends at 0x4000)
+  std::vector<Prefaulter::Run> scattered;
+  for (std::uint64_t i = 0; i <= Prefaulter::kDenseRuns; ++i)
+    scattered.push_back({sparse + 2 * i, sparse + 2 * i + 1});
+  p.lead(scattered, scattered.back().end);
+  ASSERT_TRUE(reaches(p, scattered.back().end));
+  EXPECT_EQ(resident(*d, sparse, sparse + 2 * (Prefaulter::kDenseRuns + 1)),
+            Prefaulter::kDenseRuns + 1);
+  EXPECT_EQ(resident(*d, scattered.back().end, end), 0U);
   p.stop();
-  EXPECT_EQ(p.bytes(), (kWindow + 200 + kWindow + 64 + kWindow) * vm::kPageSize);
+  EXPECT_EQ(p.bytes(),
+            (kWindow + 200 + kWindow + 64 + kWindow + Prefaulter::kDenseRuns + 1) * vm::kPageSize);
 }
 
 TEST(Prefaulter, WholeModeTouchesEveryFrameInOrder) {
