@@ -36,11 +36,6 @@ std::uint64_t Prefaulter::bytes() const {
   return bytes_;
 }
 
-bool Prefaulter::supported() const {
-  std::lock_guard lock(mu_);
-  return supported_;
-}
-
 void Prefaulter::lead(std::span<const Run> data, std::uint64_t settled) {
   {
     std::lock_guard lock(mu_);
@@ -100,10 +95,9 @@ void Prefaulter::run_locked(std::unique_lock<std::mutex>& lock) {
     if (host != nullptr) e = vm::populate_writable(host, n * vm::kPageSize);
     lock.lock();
     if (host != nullptr && e == 0) bytes_ += n * vm::kPageSize;
-    if (e == EINVAL) {  // the kernel does not know the advice
-      supported_ = false;
-      return;
-    }  // (other errors, e.g. ENOMEM: the step is left to the receiver's copies)
+    // EINVAL: the kernel does not know the advice (before 5.14), the copies
+    // fault everything in; other errors (e.g. ENOMEM) leave the step to them.
+    if (e == EINVAL) return;
     pos_ = step.end;
   }
 }

@@ -85,8 +85,6 @@ class Prefaulter {
   // summary; frames asked back were not all touched: passed-over ones too).
   [[nodiscard]] std::uint64_t bytes() const;
   [[nodiscard]] std::uint64_t released_bytes() const { return released_; }
-  // False when the kernel lacks MADV_POPULATE_WRITE (before 5.14).
-  [[nodiscard]] bool supported() const;
 
  private:
   void run();
@@ -105,7 +103,6 @@ class Prefaulter {
   std::condition_variable cv_;
   bool stop_ = false;
   bool finished_ = false;  // run() returned: lead() has nobody to tell
-  bool supported_ = true;
   std::uint64_t bytes_ = 0;
   std::uint64_t pos_ = 0;
   std::deque<Run> runs_;        // lead mode: announced data not yet reached

@@ -5,7 +5,6 @@
 #include <unordered_set>
 #include <vector>
 
-#include "core/trace.hpp"
 #include "migrate/prefault.hpp"
 #include "migrate/record_map_update.hpp"
 #include "migrate/state_blob.hpp"
@@ -182,7 +181,6 @@ class Receiver {
 
   void stop_prefault() {
     if (!prefault_) return;
-    trace::Scope span("receive.prefault_stop");
     prefault_->stop();
     // Lead mode: what it touched past round 0's last frame stays zero.
     if (prefault_->leads()) prefault_->release(round0_next_, frame_limit_);
