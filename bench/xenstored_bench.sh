@@ -28,10 +28,17 @@
 #   blocked recv() is also woken spuriously when the daemon takes the request
 #   off the socket (the socket's write-space wake-up), so it measures the
 #   generator and the scheduler as much as the daemon.
+#
+# A third daemon runs in the same rounds: xs_floor (bench/xs_floor.cpp), an
+# echo server that does only the socket work every daemon must (epoll, one
+# recv and one send per request). Its columns are the machine's ceiling: no
+# xenstored can use less CPU per request, so the best ratio to C that this
+# machine can show is C's cpu us/op over the floor's.
 set -u
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"
 load="$build/bin/xs_load"
+floor="$build/bin/xs_floor"
 xsd="$build/bin/tern-xenstored"
 ref="${XS_REFERENCE:-/work/shared/peers/xenstored/start-reference.sh}"
 secs="${XS_BENCH_SECONDS:-3}"
@@ -42,8 +49,10 @@ modes="event"
 [ -x "$load" ] && [ -x "$xsd" ] || { echo "build first: $load, $xsd"; exit 1; }
 tmp="$(mktemp -d /tmp/tern-xs-bench.XXXXXX)"
 tpid=""
+fpid=""
 cleanup() {
   [ -n "$tpid" ] && kill "$tpid" 2>/dev/null && wait "$tpid" 2>/dev/null
+  [ -n "$fpid" ] && kill "$fpid" 2>/dev/null && wait "$fpid" 2>/dev/null
   [ -f "$tmp/ref/xenstored.pid" ] && "$ref" --stop "$tmp/ref" >/dev/null 2>&1
   rm -rf "$tmp"
 }
@@ -75,6 +84,15 @@ XENSTORED_PATH="$tmp/tern/socket" "$xsd" -N ${XS_BENCH_TERN_ARGS:-} &
 tpid=$!
 for _ in $(seq 100); do [ -S "$tmp/tern/socket" ] && break; sleep 0.05; done
 
+have_floor=0
+if [ -x "$floor" ]; then
+  mkdir -p "$tmp/floor"
+  "$floor" "$tmp/floor/socket" &
+  fpid=$!
+  for _ in $(seq 100); do [ -S "$tmp/floor/socket" ] && break; sleep 0.05; done
+  [ -S "$tmp/floor/socket" ] && have_floor=1
+fi
+
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 have_ref=0
 if [ -x "$ref" ] && "$ref" "$tmp/ref" >/dev/null 2>&1; then
@@ -89,6 +107,7 @@ for mode in $modes; do
     for _ in $(seq "$rounds"); do
       one_round tern "$tmp/tern/socket" "$tpid" "$c" "$mode"
       [ $have_ref = 1 ] && one_round c "$tmp/ref/socket" "$dpid" "$c" "$mode"
+      [ $have_floor = 1 ] && one_round floor "$tmp/floor/socket" "$fpid" "$c" "$mode"
     done
   done
 done
@@ -98,8 +117,8 @@ if [ $have_ref = 1 ]; then
   "$load" "$tmp/ref/socket" fill 100000 && c_rss="$(rss_kb "$dpid")" || c_rss=error
 fi
 
-printf '%-30s %12s %12s %8s   %14s %14s\n' "xenstored benchmark" "tern" "C xenstored" "ratio" \
-  "tern cpu us/op" "C cpu us/op"
+printf '%-30s %12s %12s %8s   %14s %14s   %12s %15s\n' "xenstored benchmark" "tern" \
+  "C xenstored" "ratio" "tern cpu us/op" "C cpu us/op" "floor ops/s" "floor cpu us/op"
 for mode in $modes; do
   for c in 1 8 32; do
     t="$(eval echo "\$tern_${mode}_ops_$c" | median)"
@@ -109,9 +128,14 @@ for mode in $modes; do
       x="$(eval echo "\$c_${mode}_ops_$c" | median)"
       xc="$(eval echo "\$c_${mode}_cpu_$c" | median)"
     fi
+    f="n/a" fc="n/a"
+    if [ $have_floor = 1 ]; then
+      f="$(eval echo "\$floor_${mode}_ops_$c" | median)"
+      fc="$(eval echo "\$floor_${mode}_cpu_$c" | median)"
+    fi
     ratio="$(awk -v a="$t" -v b="$x" 'BEGIN { if (b+0 > 0) printf "%.2fx", a/b; else print "-" }')"
-    printf '%-30s %12s %12s %8s   %14s %14s\n' "ops/s, $c client(s), $mode" "$t" "$x" "$ratio" \
-      "$tc" "$xc"
+    printf '%-30s %12s %12s %8s   %14s %14s   %12s %15s\n' "ops/s, $c client(s), $mode" "$t" \
+      "$x" "$ratio" "$tc" "$xc" "$f" "$fc"
   done
 done
 printf '%-30s %12s %12s\n' "VmRSS kB, 100k nodes" "$tern_rss" "$c_rss"

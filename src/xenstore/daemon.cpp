@@ -95,20 +95,18 @@ Connection& Daemon::add_connection(std::unique_ptr<Transport> t) {
   auto c = std::make_unique<Connection>();
   c->id = next_conn_id++;
   c->transport = std::move(t);
-  auto& ref = *c;
-  conns.emplace(ref.id, std::move(c));
-  return ref;
+  return conns.add(std::move(c));
 }
 
 void Daemon::remove_connection(std::uint64_t id) {
-  auto it = conns.find(id);
-  if (it == conns.end()) return;
-  Connection& c = *it->second;
+  Connection* cp = conns.find(id);
+  if (cp == nullptr) return;
+  Connection& c = *cp;
   if (auto d = domains.find(c.who.domid); d != domains.end() && d->second.ring_conn == id)
     d->second.ring_conn = 0;
   if (c.transport) retired.push_back(std::move(c.transport));
   clear_watches(c);
-  conns.erase(it);  // (an id left in `dirty` is skipped: ids are never reused)
+  conns.erase(id);  // (an id left in `dirty` is skipped: ids are never reused)
 }
 
 Watch& Daemon::add_watch(Connection& c, Watch w) {
@@ -618,8 +616,8 @@ Result<> Daemon::attach_ring(Connection& via, Domain& dom, std::uint64_t page,
     log::warn("INTRODUCE {} {} {}: {}", dom.domid, page, evtchn, t.error().message());
     return fail(Err::einval);
   }
-  if (auto it = conns.find(dom.ring_conn); dom.ring_conn != 0 && it != conns.end()) {
-    Connection& rc = *it->second;
+  if (Connection* rcp = dom.ring_conn != 0 ? conns.find(dom.ring_conn) : nullptr) {
+    Connection& rc = *rcp;
     if (rc.transport) retired.push_back(std::move(rc.transport));
     rc.transport = std::move(*t);
     rc.poll_mask = 0;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "xenstore/connection.hpp"
+#include "xenstore/connection_table.hpp"
 #include "xenstore/quota.hpp"
 #include "xenstore/ring.hpp"
 #include "xenstore/store.hpp"
@@ -44,8 +45,8 @@ struct Domain {
 // Output a client has not taken yet. Above kPauseOutput the daemon stops
 // reading its requests; above kDropOutput (only watch events can get it
 // there) the connection is dropped.
-inline constexpr std::size_t kPauseOutput = 256 * 1024;
-inline constexpr std::size_t kDropOutput = 8 * 1024 * 1024;
+inline constexpr std::size_t kPauseOutput = std::size_t{256} * 1024;
+inline constexpr std::size_t kDropOutput = std::size_t{8} * 1024 * 1024;
 
 class Daemon;
 // A reply's payload: text a handler built, or a view of bytes that stay put
@@ -115,7 +116,7 @@ class Daemon {
 
   Store store;
   Quotas quota;
-  std::map<std::uint64_t, std::unique_ptr<Connection>> conns;
+  ConnectionTable conns;
   std::map<std::uint32_t, Domain> domains;
   std::map<std::string, Perms, std::less<>> special_perms;  // @introduceDomain, @releaseDomain
   WatchIndex watch_index;  // every connection's watches by watched path

@@ -63,13 +63,13 @@ Reply import_cmd(Daemon& d, std::span<const std::string_view> args) {
 // Runs after the round that answered tern-as-domain: the client's socket
 // takes the parked connection's place.
 void take_over(Daemon& d, std::uint64_t client, std::uint64_t parked) {
-  auto ci = d.conns.find(client);
-  if (ci == d.conns.end()) return;
-  Connection& c = *ci->second;
+  Connection* cp = d.conns.find(client);
+  if (cp == nullptr) return;
+  Connection& c = *cp;
   c.hold = false;
-  auto pi = d.conns.find(parked);
-  if (pi != d.conns.end() && !c.closing) {
-    Connection& p = *pi->second;
+  Connection* pp = d.conns.find(parked);
+  if (pp != nullptr && !c.closing) {
+    Connection& p = *pp;
     c.who = p.who;
     // Through the daemon, so its watch index follows the watches.
     std::vector<Watch> moved(p.watches.begin(), p.watches.end());

@@ -104,8 +104,7 @@ class Staging {
         c->txns.emplace(tx_id, build_transaction(d.store, limit, std::move(s)));
         ++st.transactions;
       }
-      Connection& ref = *c;
-      d.conns.emplace(ref.id, std::move(c));
+      Connection& ref = d.conns.add(std::move(c));
       // Watches go through the daemon (its watch index) once the connection is in.
       for (auto& w : sc.watches) {
         auto canon = canonical_path(w.given, to_, true, 0);

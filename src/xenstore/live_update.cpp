@@ -343,13 +343,13 @@ class TeeSink final : public ByteSink {
 // also writes RUNDIR/state_dump (Xen's name), which a new process that must
 // give up hands back to this binary.
 void LiveUpdate::exec_now(std::uint64_t conn, std::uint64_t reply_at) {
-  auto it = d_.conns.find(conn);
-  if (it == d_.conns.end() || it->second->closing) {
+  Connection* requester = d_.conns.find(conn);
+  if (requester == nullptr || requester->closing) {
     log::info("live update: the requesting connection is gone; update abandoned");
     reset();
     return;
   }
-  Connection& c = *it->second;
+  Connection& c = *requester;
   log::debug("live update: stopped serving at monotonic {} us",
              std::chrono::duration_cast<std::chrono::microseconds>(
                  std::chrono::steady_clock::now().time_since_epoch())

@@ -21,7 +21,7 @@ namespace {
 // epoll user data: the listening socket is 0, connections are their ids (>= 1).
 constexpr std::uint64_t kListenTag = 0;
 // Bytes read from one client per wakeup, so one busy client cannot starve others.
-constexpr std::size_t kReadBudget = 256 * 1024;
+constexpr std::size_t kReadBudget = std::size_t{256} * 1024;
 // Unhandled input kept per connection: a live-update image records it in a
 // 16-bit length (in-data-len).
 constexpr std::size_t kInputMax = 65535;
@@ -260,17 +260,17 @@ void Server::round(std::vector<epoll_event>& events, int n, epoll_event& lev) {
   again_serving_.clear();
   again_serving_.swap(again_);
   for (std::uint64_t id : again_serving_)
-    if (auto it = daemon_.conns.find(id); it != daemon_.conns.end() && it->second->unread_input)
-      serve(*it->second);  // (listed twice if delivered in two passes: served once)
+    if (Connection* c = daemon_.conns.find(id); c != nullptr && c->unread_input)
+      serve(*c);  // (listed twice if delivered in two passes: served once)
   for (int i = 0; i < n; ++i) {
     std::uint64_t tag = events[i].data.u64;
     if (tag == kListenTag) {
       accept_all();
       continue;
     }
-    auto it = daemon_.conns.find(tag);
-    if (it == daemon_.conns.end()) continue;
-    serve(*it->second);
+    Connection* c = daemon_.conns.find(tag);
+    if (c == nullptr) continue;  // dropped earlier in this round
+    serve(*c);
     // Replies held back for the end of the round (batch_replies) wait for
     // at most kFlushBatch connections: a round can hold hundreds.
     if (batch_replies() && ++held_replies_ >= kFlushBatch) {
@@ -286,9 +286,9 @@ void Server::round(std::vector<epoll_event>& events, int n, epoll_event& lev) {
     daemon_.attached.clear();
     retire_transports();  // a re-INTRODUCE retired the old descriptors first
     for (std::uint64_t id : ids)
-      if (auto it = daemon_.conns.find(id); it != daemon_.conns.end()) {
-        attach(*it->second);
-        serve(*it->second);
+      if (Connection* c = daemon_.conns.find(id)) {
+        attach(*c);
+        serve(*c);
       }
   }
 }
@@ -307,9 +307,9 @@ void Server::deliver_pass() {
   pass_.swap(daemon_.dirty);
   std::vector<std::uint64_t> held;
   for (std::uint64_t id : pass_) {
-    auto it = daemon_.conns.find(id);
-    if (it == daemon_.conns.end()) continue;
-    Connection& c = *it->second;
+    Connection* cp = daemon_.conns.find(id);
+    if (cp == nullptr) continue;
+    Connection& c = *cp;
     c.dirty = false;  // output queued from here on lists it again
     if (c.hold && !c.closing) {
       held.push_back(id);  // its output waits for the deferred work
@@ -335,8 +335,7 @@ void Server::deliver_pass() {
       again_.push_back(id);
   }
   for (std::uint64_t id : held)
-    if (auto it = daemon_.conns.find(id); it != daemon_.conns.end())
-      daemon_.mark_dirty(*it->second);
+    if (Connection* c = daemon_.conns.find(id)) daemon_.mark_dirty(*c);
 }
 
 }  // namespace tern::xs

@@ -87,13 +87,13 @@ class Restorer {
     if (auto ok = restore_output(*c, text(cd.out_data), cd.out_resp_len); !ok)
       return bad(r, "{}", ok.error().message());
     d_.next_conn_id = std::max(d_.next_conn_id, c->id + 1);
-    d_.conns.emplace(c->id, std::move(c));
+    d_.conns.add(std::move(c));
     ++res_.connections;
     return {};
   }
 
   Expected<void> on(const Record& r, const img::TernConnectionData& t) {
-    Connection& c = *d_.conns.at(t.conn_id);
+    Connection& c = d_.conns.at(t.conn_id);
     if (!c.watches.empty())
       return bad(
           r,
@@ -115,7 +115,7 @@ class Restorer {
   }
 
   Expected<void> on(const Record& r, const img::WatchData& w) {
-    Connection& c = *d_.conns.at(w.conn_id);
+    Connection& c = d_.conns.at(w.conn_id);
     auto canon = canonical_path(w.path, c.who.domid, true, 0);
     if (!canon)
       return bad(r, "watch path \"{}\" is not valid ({})", w.path, err_name(canon.error()));
@@ -186,7 +186,7 @@ class Restorer {
     Domain& dom0 = domain(0);  // dom0 is always there
     dom0.introduced = true;
     for (auto& [k, s] : txns_) {
-      Connection& c = *d_.conns.at(static_cast<std::uint64_t>(k >> 32));
+      Connection& c = d_.conns.at(static_cast<std::uint64_t>(k >> 32));
       std::uint64_t limit = 0;
       if (!c.who.privileged) {
         auto it = d_.domains.find(c.who.domid);

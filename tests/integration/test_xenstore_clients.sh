@@ -27,10 +27,10 @@ xs xenstore-write rel/k v; expect "relative write" v "$(xs xenstore-read /local/
 # xenstore-watch: initial event, then one per change below the path
 xs xenstore-watch -n 3 /test/w >"$XS_DIR/watch.out" 2>&1 &
 wpid=$!
-for _ in $(seq 50); do [ -s "$XS_DIR/watch.out" ] && break; sleep 0.05; done
+for _ in $(seq 200); do [ -s "$XS_DIR/watch.out" ] && break; sleep 0.05; done
 xs xenstore-write /test/w/x 1
 xs xenstore-rm /test/w
-for _ in $(seq 100); do kill -0 $wpid 2>/dev/null || break; sleep 0.05; done
+for _ in $(seq 200); do kill -0 $wpid 2>/dev/null || break; sleep 0.05; done
 kill $wpid 2>/dev/null; wait $wpid 2>/dev/null
 expect "watch events" "$(printf '/test/w\n/test/w/x\n/test/w')" "$(cat "$XS_DIR/watch.out")"
 

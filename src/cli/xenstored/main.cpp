@@ -1,24 +1,24 @@
 // tern-xenstored: drop-in for Xen's xenstored on a unix socket (same options,
 // environment and wire protocol). See src/xenstore/ for the implementation.
 #include <fcntl.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): sigaction is POSIX
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <functional>
-#include <map>
-#include <memory>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "core/log.hpp"
 #include "io/input.hpp"
@@ -63,7 +63,8 @@ int check_image(const std::string& file) {
     return 1;
   }
   tern::xs::Daemon d;
-  auto res = tern::xs::restore_state(in->source(), d, {tern::xs::FdCheck::none, in->mapped().size()});
+  auto res =
+      tern::xs::restore_state(in->source(), d, {tern::xs::FdCheck::none, in->mapped().size()});
   if (!res) {
     fmt::print(stderr, "tern-xenstored: --check-image {}: {}\n", file, res.error().message());
     return 1;
@@ -82,7 +83,8 @@ void hand_back(const std::string& rundir, const std::string& why, int image_pipe
   if (image_pipe >= 0) ::close(image_pipe);
   while (::waitpid(-1, nullptr, 0) > 0) {
   }
-  std::FILE* f = std::fopen((rundir + "/" + std::string(tern::xs::kFallbackArgsName)).c_str(), "rb");
+  std::FILE* f =
+      std::fopen((rundir + "/" + std::string(tern::xs::kFallbackArgsName)).c_str(), "rb");
   if (f == nullptr) return;
   std::string all;
   char buf[4096];
@@ -96,10 +98,11 @@ void hand_back(const std::string& rundir, const std::string& why, int image_pipe
     pos = nul + 1;
   }
   if (args.empty() || args[0].empty()) return;
-  args.push_back("-U");
-  args.push_back("--live-update-failed");
+  args.emplace_back("-U");
+  args.emplace_back("--live-update-failed");
   args.push_back(why);
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   fmt::print(stderr, "tern-xenstored: handing the state back to {}\n", args[0]);
@@ -141,7 +144,8 @@ int main(int argc, char** argv) {
   app.add_option("-T,--trace-file", trace_file, "log every request and reply to this file");
   app.add_flag("-V,--verbose", verbose, "verbose logging to stderr");
   app.add_flag("-P,--output-pid", output_pid, "print the daemon's pid on stdout");
-  app.add_flag("-D,--no-domain-init", no_domain_init, "accepted for compatibility (no hypervisor here)");
+  app.add_flag("-D,--no-domain-init", no_domain_init,
+               "accepted for compatibility (no hypervisor here)");
   app.add_flag("-R,--no-recovery", no_recovery, "accepted for compatibility");
   app.add_flag("-K,--keep-orphans", keep_orphans, "accepted for compatibility (nodes are kept)");
   app.add_option("-I,--internal-db", internal_db, "accepted for compatibility (always in memory)");
@@ -154,7 +158,8 @@ int main(int argc, char** argv) {
   app.add_option("-Q,--quota", hard, "WHAT=N: transaction-nodes, memory, outstanding");
   app.add_option("-q,--quota-soft", soft, "memory=N: warning level");
   app.add_option("-w,--timeout", timeouts, "WHAT=SECONDS (accepted; watch events never time out)");
-  app.add_flag("-U,--live-update", live_update, "restore state from a live update (RUNDIR/state_dump)");
+  app.add_flag("-U,--live-update", live_update,
+               "restore state from a live update (RUNDIR/state_dump)");
   long busy_poll_us = tern::xs::kDefaultBusyPoll.count();
   app.add_option("--busy-poll-us", busy_poll_us,
                  fmt::format("after handling requests, keep polling without sleeping for this many "
@@ -163,17 +168,22 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0L, static_cast<long>(tern::xs::kMaxBusyPoll.count())))
       ->capture_default_str();
   std::string check_file, lu_failed, lu_pipe;
-  app.add_option("--check-image", check_file,
-                 "read a live-update image as -U would, print its counts, and exit (0 if it can be restored)");
-  app.add_option("--live-update-failed", lu_failed,
-                 "with -U: the new binary could not restore; answer the live-update request with this reason");
+  app.add_option(
+      "--check-image", check_file,
+      "read a live-update image as -U would, print its counts, and exit (0 if it can be restored)");
+  app.add_option(
+      "--live-update-failed", lu_failed,
+      "with -U: the new binary could not restore; answer the live-update request with this reason");
   std::string lu_transfer = "file";
-  app.add_option("--live-update-transfer", lu_transfer,
-                 "how a live update hands the state over: file (state_dump written, then read by the new "
-                 "binary, as Xen's daemon; default) or pipe (written while the new binary starts and restores)")
+  app.add_option(
+         "--live-update-transfer", lu_transfer,
+         "how a live update hands the state over: file (state_dump written, then read by the new "
+         "binary, as Xen's daemon; default) or pipe (written while the new binary starts and "
+         "restores)")
       ->check(CLI::IsMember({"pipe", "file"}));
-  app.add_option("--live-update-pipe", lu_pipe,
-                 "with -U: FD,PID,NODES: read the image from pipe FD, written by child PID (internal)");
+  app.add_option(
+      "--live-update-pipe", lu_pipe,
+      "with -U: FD,PID,NODES: read the image from pipe FD, written by child PID (internal)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -217,9 +227,10 @@ int main(int argc, char** argv) {
   if (live_update) {
     // The new process of a live update: same pid, the old process's sockets.
     auto t0 = std::chrono::steady_clock::now();
-    tern::log::debug("live update: new process started at monotonic {} us, restoring at {} us",
-                     std::chrono::duration_cast<std::chrono::microseconds>(started.time_since_epoch()).count(),
-                     std::chrono::duration_cast<std::chrono::microseconds>(t0.time_since_epoch()).count());
+    tern::log::debug(
+        "live update: new process started at monotonic {} us, restoring at {} us",
+        std::chrono::duration_cast<std::chrono::microseconds>(started.time_since_epoch()).count(),
+        std::chrono::duration_cast<std::chrono::microseconds>(t0.time_since_epoch()).count());
     std::string image = rundir + "/" + std::string(tern::xs::kStateDumpName);
     int image_pipe = -1;
     pid_t writer = -1;
@@ -232,7 +243,8 @@ int main(int argc, char** argv) {
     auto restored = [&]() -> tern::Expected<tern::xs::RestoreResult> {
       if (image_pipe >= 0) {
         tern::io::FdSource src(image_pipe, 1 << 20);
-        return tern::xs::restore_state(src, daemon, {tern::xs::FdCheck::open_sockets, nodes_hint * 96});
+        return tern::xs::restore_state(src, daemon,
+                                       {tern::xs::FdCheck::open_sockets, nodes_hint * 96});
       }
       TERN_TRY_ASSIGN(auto in, tern::io::InputFile::open(image));
       return tern::xs::restore_state(in.source(), daemon,
@@ -259,9 +271,9 @@ int main(int argc, char** argv) {
     // Quota options given to the new binary win over the image's.
     for (const char* opt : {"-E", "-S", "-W", "-t", "-A", "-M"})
       if (app.count(opt) > 0) {
-        static const std::map<std::string, std::string> name = {{"-E", "nodes"},        {"-S", "node-size"},
-                                                                {"-W", "watches"},      {"-t", "transactions"},
-                                                                {"-A", "permissions"},  {"-M", "path-max"}};
+        static const std::map<std::string, std::string> name = {
+            {"-E", "nodes"},        {"-S", "node-size"},   {"-W", "watches"},
+            {"-t", "transactions"}, {"-A", "permissions"}, {"-M", "path-max"}};
         daemon.quota.set(name.at(opt), *quota.get(name.at(opt)));
       }
     tern::xs::adopt_sockets(daemon);
@@ -274,7 +286,7 @@ int main(int argc, char** argv) {
     }
     if (!lu_failed.empty() && restored->live_update_conn) {
       // Back in the binary that wrote the image: the update did not happen.
-      auto& c = *daemon.conns.at(*restored->live_update_conn);
+      auto& c = daemon.conns.at(*restored->live_update_conn);
       std::string text = fmt::format("live-update: {}; the previous daemon continues", lu_failed);
       if (text.size() >= tern::xs::kPayloadMax) text.resize(tern::xs::kPayloadMax - 1);
       text.push_back('\0');
@@ -282,16 +294,17 @@ int main(int argc, char** argv) {
       auto h = tern::xs::decode_header(
           std::span(reinterpret_cast<const std::uint8_t*>(c.out.data()) + at, c.out.size() - at));
       std::string msg;
-      tern::xs::append_message(msg, static_cast<std::uint32_t>(tern::xs::Type::control), h ? h->req_id : 0,
-                               h ? h->tx_id : 0, text);
+      tern::xs::append_message(msg, static_cast<std::uint32_t>(tern::xs::Type::control),
+                               h ? h->req_id : 0, h ? h->tx_id : 0, text);
       tern::xs::replace_pending_message(c, at, msg);
     }
     ::unlink(image.c_str());
     ::unlink((rundir + "/" + std::string(tern::xs::kFallbackArgsName)).c_str());
-    tern::log::info("live update: restored {} nodes, {} connections, {} watches, {} transactions in {} us",
-                    restored->nodes, restored->connections, restored->watches, restored->transactions,
-                    std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-                        .count());
+    tern::log::info(
+        "live update: restored {} nodes, {} connections, {} watches, {} transactions in {} us",
+        restored->nodes, restored->connections, restored->watches, restored->transactions,
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
   }
   if (!listening) {
     if (auto slash = path.rfind('/'); slash != std::string::npos && slash > 0)
@@ -326,13 +339,14 @@ int main(int argc, char** argv) {
       std::fclose(f);
     }
   }
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_signal;
   ::sigaction(SIGTERM, &sa, nullptr);
   ::sigaction(SIGINT, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  tern::xs::LiveUpdate lu(daemon, {rundir, my_args, server.listen_fd(), self_binary(), lu_transfer == "pipe"});
+  tern::xs::LiveUpdate lu(
+      daemon, {rundir, my_args, server.listen_fd(), self_binary(), lu_transfer == "pipe"});
   lu.install();
   tern::xs::install_domain_transfer(daemon);
 

@@ -51,14 +51,14 @@ std::string args(std::initializer_list<std::string_view> a) {
 
 void send(Daemon& d, std::uint64_t conn, Type t, std::string_view payload, std::uint32_t id = 1,
           std::uint32_t tx = 0) {
-  Connection& c = *d.conns.at(conn);
+  Connection& c = d.conns.at(conn);
   c.in += req(t, payload, id, tx);
   ASSERT_TRUE(d.process_input(c));
 }
 
 // Unsent output of a connection, then marks it all written.
 std::string drain(Daemon& d, std::uint64_t conn) {
-  Connection& c = *d.conns.at(conn);
+  Connection& c = d.conns.at(conn);
   std::string out = c.out.substr(c.out_sent);
   d.consumed_output(c, c.pending_out());
   return out;
@@ -117,10 +117,10 @@ std::unique_ptr<Daemon> busy_daemon() {
   drain(D, 1);
   drain(D, 2);
   // Connection 3 has watch events it has not taken, half of one written.
-  Connection& c3 = *D.conns.at(3);
+  Connection& c3 = D.conns.at(3);
   D.consumed_output(c3, 7);
   // Connection 4: a partial request waiting for the rest.
-  Connection& c4 = *D.conns.at(4);
+  Connection& c4 = D.conns.at(4);
   c4.in = req(Type::read, args({"/data/k05"}), 5).substr(0, 20);
   return d;
 }
@@ -181,10 +181,10 @@ TEST_F(Differential, PendingOutputAndPartialInputContinue) {
   same_output();  // including the half-written watch event on connection 3
   // The rest of connection 4's request arrives.
   std::string rest = req(Type::read, args({"/data/k05"}), 5).substr(20);
-  orig_->conns.at(4)->in += rest;
-  copy_.conns.at(4)->in += rest;
-  ASSERT_TRUE(orig_->process_input(*orig_->conns.at(4)));
-  ASSERT_TRUE(copy_.process_input(*copy_.conns.at(4)));
+  orig_->conns.at(4).in += rest;
+  copy_.conns.at(4).in += rest;
+  ASSERT_TRUE(orig_->process_input(orig_->conns.at(4)));
+  ASSERT_TRUE(copy_.process_input(copy_.conns.at(4)));
   same_output();
 }
 
@@ -239,7 +239,7 @@ TEST_F(Differential, GuestTransactionQuotaWatchesAndNewTransactions) {
 
 TEST(StateImage, LiveUpdateReplyIsMarked) {
   auto d = busy_daemon();
-  Connection& c = *d->conns.at(1);
+  Connection& c = d->conns.at(1);
   std::uint64_t at = c.out_base + c.out.size();
   append_message(c.out, static_cast<std::uint32_t>(Type::control), 77, 0,
                  std::string_view("OK\0", 3));
@@ -249,7 +249,7 @@ TEST(StateImage, LiveUpdateReplyIsMarked) {
   ASSERT_TRUE(res) << res.error().message();
   ASSERT_TRUE(res->live_update_conn);
   EXPECT_EQ(*res->live_update_conn, 1u);
-  EXPECT_EQ(r.conns.at(1)->out.substr(res->live_update_reply_at, kHeaderSize + 3),
+  EXPECT_EQ(r.conns.at(1).out.substr(res->live_update_reply_at, kHeaderSize + 3),
             c.out.substr(static_cast<std::size_t>(at - c.out_base)));
 }
 
@@ -326,7 +326,8 @@ TEST(StateImage, WriteFuzzCorpusWhenAsked) {
   auto image = dump(*d, DumpOptions{3, std::nullopt, 0});
   ASSERT_LT(image.size(), 20000u);
   std::ofstream(std::filesystem::path(dir) / "tern-daemon-dump.bin", std::ios::binary)
-      .write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+      .write(reinterpret_cast<const char*>(image.data()),
+             static_cast<std::streamsize>(image.size()));
 }
 
 }  // namespace
