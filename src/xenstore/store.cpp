@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+// Inlined: the resolver hashes every request's path.
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "xenstore/path.hpp"
 
 namespace tern::xs {
@@ -29,8 +33,12 @@ std::uint32_t Store::child(std::uint32_t parent, std::string_view name) const {
 }
 
 std::uint32_t Store::resolve(std::string_view path) const {
-  Resolved& slot = resolved_[std::hash<std::string_view>{}(path) % kResolvedSlots];
-  if (slot.id != kNone && path == slot.path) return slot.id;
+  ResolvedSet& set = resolved_[XXH3_64bits(path.data(), path.size()) % kResolvedSets];
+  for (std::uint8_t w = 0; w < 2; ++w)
+    if (set.way[w].id != kNone && set.way[w].path == path) {
+      set.older = static_cast<std::uint8_t>(w ^ 1);
+      return set.way[w].id;
+    }
   if (path.empty() || path[0] != '/') return kNone;
   std::uint32_t id = kRoot;
   std::string_view rest = path.substr(1);
@@ -40,8 +48,10 @@ std::uint32_t Store::resolve(std::string_view path) const {
     rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
   }
   if (id != kNone) {
+    Resolved& slot = set.way[set.older];
     slot.path.assign(path);
     slot.id = id;
+    set.older ^= 1;
   }
   return id;
 }
@@ -235,7 +245,8 @@ Result<> Store::erase(std::string_view path) {
   std::uint32_t id = resolve(path);
   if (id == kNone) return {};
   if (id == kRoot) return fail(Err::einval);
-  for (Resolved& r : resolved_) r.id = kNone;  // ids of removed nodes get reused
+  for (ResolvedSet& set : resolved_)  // ids of removed nodes get reused
+    for (Resolved& r : set.way) r.id = kNone;
   std::string scratch(path);
   erase_id(id, scratch);
   maybe_compact();

@@ -109,17 +109,23 @@ class Store final : public Tree {
   NodeIndex index_;
   std::map<std::uint32_t, Usage> usage_;
   std::uint64_t gen_ = 0;
-  // Paths resolved lately and their ids, direct-mapped by the path's hash: a
-  // client's WRITE looks a node up, then changes it, and many clients each
-  // come back to their own nodes between others' requests. A hit costs one
-  // hash and one compare instead of a lookup per path component. Emptied
-  // when nodes are removed (their ids get reused).
+  // Paths resolved lately and their ids: a client's WRITE looks a node up,
+  // then changes it, and many clients each come back to their own nodes
+  // between others' requests. A hit costs one hash and a compare or two
+  // instead of a lookup per path component. Two ways per set, the older one
+  // replaced on a miss: direct-mapped, two of 32 clients' paths sharing a
+  // slot evicted each other on every request. Emptied when nodes are removed
+  // (their ids get reused).
   struct Resolved {
     std::string path;
     std::uint32_t id = kNone;
   };
-  static constexpr std::size_t kResolvedSlots = 64;
-  mutable std::array<Resolved, kResolvedSlots> resolved_{};
+  static constexpr std::size_t kResolvedSets = 128;
+  struct ResolvedSet {
+    std::array<Resolved, 2> way;
+    std::uint8_t older = 0;  // the way a miss replaces
+  };
+  mutable std::array<ResolvedSet, kResolvedSets> resolved_{};
 };
 
 // A transaction: reads and writes go to an overlay over the store; the

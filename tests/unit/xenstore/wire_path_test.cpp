@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+
 #include "xenstore/path.hpp"
 #include "xenstore/wire.hpp"
 
@@ -69,6 +72,43 @@ TEST(Path, Relations) {
   EXPECT_FALSE(parse_domid("65536"));
   EXPECT_FALSE(parse_domid("-1"));
   EXPECT_FALSE(parse_domid(""));
+}
+
+// The path check works on 16 bytes at a time: compare it, across chunk
+// boundaries and with every kind of byte, with a plain statement of the rule.
+bool oracle_canonical_absolute(const std::string& p) {
+  if (p.empty() || p[0] != '/' || p.size() > kAbsPathMax) return false;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(p[i]);
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '/' || c == '_' || c == '@';
+    if (!ok) return false;
+    if (c == '/' && i > 0 && p[i - 1] == '/') return false;
+  }
+  return p.size() == 1 || p.back() != '/';
+}
+
+TEST(Path, CharacterCheckMatchesTheRuleAtEveryPositionAndByte) {
+  // Every byte value at positions around the 16-byte chunk edges.
+  for (std::size_t len : {2, 15, 16, 17, 31, 32, 33, 48, 70})
+    for (std::size_t at = 1; at < len; ++at)
+      for (int b = 0; b < 256; ++b) {
+        std::string p = "/" + std::string(len - 1, 'a');
+        p[at] = static_cast<char>(b);
+        ASSERT_EQ(is_canonical_absolute(p), oracle_canonical_absolute(p))
+            << "len " << len << " byte " << b << " at " << at;
+      }
+  // Random paths of allowed characters, heavy in '/' so that "//" falls on
+  // chunk edges too; a quarter of them get one byte of any value somewhere.
+  const std::string allowed = "/////azAZ09-_@";
+  std::mt19937 rng(7);
+  for (int i = 0; i < 200000; ++i) {
+    std::string p = "/";
+    std::size_t len = rng() % 70;
+    for (std::size_t k = 0; k < len; ++k) p.push_back(allowed[rng() % allowed.size()]);
+    if (len > 0 && rng() % 4 == 0) p[1 + rng() % len] = static_cast<char>(rng() % 256);
+    ASSERT_EQ(is_canonical_absolute(p), oracle_canonical_absolute(p)) << i;
+  }
 }
 
 }  // namespace
