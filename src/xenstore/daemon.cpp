@@ -189,8 +189,7 @@ std::size_t Daemon::txn_count(std::uint32_t domid) const {
   return n;
 }
 
-bool Daemon::input_paused(const Connection& c) const {
-  if (c.hold || c.pending_out() > kPauseOutput) return true;
+bool Daemon::over_outstanding(const Connection& c) const {
   const Quotas* q = quota_for(c);
   return q != nullptr && q->outstanding != 0 && c.reply_ends.size() >= q->outstanding;
 }

@@ -98,7 +98,12 @@ class Daemon {
   // broke the framing rules (payload too long) and must be dropped. Stops
   // early while the connection's output is over its limits.
   bool process_input(Connection& c);
-  [[nodiscard]] bool input_paused(const Connection& c) const;
+  // Checked several times per request, so the common answer is inline: a
+  // privileged connection has no outstanding-request quota.
+  [[nodiscard]] bool input_paused(const Connection& c) const {
+    if (c.hold || c.pending_out() > kPauseOutput) return true;
+    return !c.who.privileged && over_outstanding(c);
+  }
   // Handles one request, queueing the reply (and watch events) on c.
   void handle(Connection& c, const Header& hdr, std::string_view payload);
   // Queues watch events for changes (request handling; tests).
@@ -147,6 +152,9 @@ class Daemon {
   std::vector<std::function<void()>> deferred;
 
  private:
+  // An unprivileged connection with as many unanswered requests as its
+  // domain's outstanding quota allows.
+  [[nodiscard]] bool over_outstanding(const Connection& c) const;
   using Reply = Result<ReplyText>;
   Reply dispatch(Connection& c, const Header& hdr, std::string_view payload);
   Reply do_control(Connection& c, const Args& a);
