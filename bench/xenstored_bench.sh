@@ -60,6 +60,12 @@ trap cleanup EXIT
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ns() { cut -d' ' -f1 "/proc/$1/schedstat"; }
+# figure NAME MODE ops|cpu CLIENTS: the median of that daemon's rounds.
+figure() { eval echo "\$${1}_${2}_${3}_$4" | median; }
+wait_for_socket() {
+  for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done
+  return 1
+}
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : "error")}'; }
 
 # one_round NAME SOCKET PID CLIENTS MODE: appends ops/s and cpu us/op to NAME's lists.
@@ -82,15 +88,14 @@ mkdir -p "$tmp/tern"
 # shellcheck disable=SC2086
 XENSTORED_PATH="$tmp/tern/socket" "$xsd" -N ${XS_BENCH_TERN_ARGS:-} &
 tpid=$!
-for _ in $(seq 100); do [ -S "$tmp/tern/socket" ] && break; sleep 0.05; done
+wait_for_socket "$tmp/tern/socket"
 
 have_floor=0
 if [ -x "$floor" ]; then
   mkdir -p "$tmp/floor"
   "$floor" "$tmp/floor/socket" &
   fpid=$!
-  for _ in $(seq 100); do [ -S "$tmp/floor/socket" ] && break; sleep 0.05; done
-  [ -S "$tmp/floor/socket" ] && have_floor=1
+  wait_for_socket "$tmp/floor/socket" && have_floor=1
 fi
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -121,17 +126,17 @@ printf '%-30s %12s %12s %8s   %14s %14s   %12s %15s\n' "xenstored benchmark" "te
   "C xenstored" "ratio" "tern cpu us/op" "C cpu us/op" "floor ops/s" "floor cpu us/op"
 for mode in $modes; do
   for c in 1 8 32; do
-    t="$(eval echo "\$tern_${mode}_ops_$c" | median)"
-    tc="$(eval echo "\$tern_${mode}_cpu_$c" | median)"
+    t="$(figure tern "$mode" ops "$c")"
+    tc="$(figure tern "$mode" cpu "$c")"
     x="n/a" xc="n/a"
     if [ $have_ref = 1 ]; then
-      x="$(eval echo "\$c_${mode}_ops_$c" | median)"
-      xc="$(eval echo "\$c_${mode}_cpu_$c" | median)"
+      x="$(figure c "$mode" ops "$c")"
+      xc="$(figure c "$mode" cpu "$c")"
     fi
     f="n/a" fc="n/a"
     if [ $have_floor = 1 ]; then
-      f="$(eval echo "\$floor_${mode}_ops_$c" | median)"
-      fc="$(eval echo "\$floor_${mode}_cpu_$c" | median)"
+      f="$(figure floor "$mode" ops "$c")"
+      fc="$(figure floor "$mode" cpu "$c")"
     fi
     ratio="$(awk -v a="$t" -v b="$x" 'BEGIN { if (b+0 > 0) printf "%.2fx", a/b; else print "-" }')"
     printf '%-30s %12s %12s %8s   %14s %14s   %12s %15s\n' "ops/s, $c client(s), $mode" "$t" \

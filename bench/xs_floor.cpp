@@ -13,21 +13,21 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "xenstore/wire.hpp"
+
 namespace {
 
-constexpr std::uint32_t kRead = 2, kWrite = 11, kError = 16;
-constexpr std::size_t kHeader = 16;
-constexpr std::uint32_t kPayloadMax = 4096;
+using tern::xs::Type;
 
 struct Client {
   std::string in;     // received bytes not yet answered
@@ -35,32 +35,31 @@ struct Client {
   std::string out;    // replies to send
 };
 
-void put_reply(std::string& out, const std::array<std::uint32_t, 4>& req, std::uint32_t type,
-               std::string_view payload) {
-  std::array<std::uint32_t, 4> h{type, req[1], req[2], static_cast<std::uint32_t>(payload.size())};
-  out.append(reinterpret_cast<const char*>(h.data()), kHeader);
-  out.append(payload);
+void put_reply(std::string& out, const tern::xs::Header& req, Type type, std::string_view payload) {
+  tern::xs::append_message(out, static_cast<std::uint32_t>(type), req.req_id, req.tx_id, payload);
 }
 
 // Answers every complete request in c.in. False: a payload over the limit.
 bool answer(Client& c) {
   std::size_t at = 0;
-  while (c.in.size() - at >= kHeader) {
-    std::array<std::uint32_t, 4> h{};
-    std::memcpy(h.data(), c.in.data() + at, kHeader);
-    if (h[3] > kPayloadMax) return false;
-    if (c.in.size() - at < kHeader + h[3]) break;
-    std::string_view payload(c.in.data() + at + kHeader, h[3]);
-    if (h[0] == kWrite) {
+  for (;;) {
+    auto bytes =
+        std::span(reinterpret_cast<const std::uint8_t*>(c.in.data()) + at, c.in.size() - at);
+    auto h = tern::xs::decode_header(bytes);
+    if (!h) break;
+    if (h->len > tern::xs::kPayloadMax) return false;
+    if (bytes.size() - tern::xs::kHeaderSize < h->len) break;
+    std::string_view payload(c.in.data() + at + tern::xs::kHeaderSize, h->len);
+    if (h->type == static_cast<std::uint32_t>(Type::write)) {
       auto nul = payload.find('\0');
       c.value.assign(nul == std::string_view::npos ? std::string_view() : payload.substr(nul + 1));
-      put_reply(c.out, h, kWrite, std::string_view("OK\0", 3));
-    } else if (h[0] == kRead) {
-      put_reply(c.out, h, kRead, c.value);
+      put_reply(c.out, *h, Type::write, std::string_view("OK\0", 3));
+    } else if (h->type == static_cast<std::uint32_t>(Type::read)) {
+      put_reply(c.out, *h, Type::read, c.value);
     } else {
-      put_reply(c.out, h, kError, std::string_view("ENOSYS\0", 7));
+      put_reply(c.out, *h, Type::error, std::string_view("ENOSYS\0", 7));
     }
-    at += kHeader + h[3];
+    at += tern::xs::kHeaderSize + h->len;
   }
   c.in.erase(0, at);
   return true;
