@@ -3,31 +3,23 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 
 #include "xenstore/daemon.hpp"
+#include "xenstore/ring_transport.hpp"
 #include "xenstore/socket_transport.hpp"
 #include "xenstore/wire.hpp"
 
 namespace tern::xs {
 
-long DetachedTransport::read_some(char*, std::size_t) {
+long IdleTransport::read_some(char*, std::size_t) {
   errno = EAGAIN;
   return -1;
 }
 
-long DetachedTransport::write_some(const char*, std::size_t) {
-  errno = EAGAIN;
-  return -1;
-}
-
-long InheritedSocket::read_some(char*, std::size_t) {
-  errno = EAGAIN;
-  return -1;
-}
-
-long InheritedSocket::write_some(const char*, std::size_t) {
+long IdleTransport::write_some(const char*, std::size_t) {
   errno = EAGAIN;
   return -1;
 }
@@ -36,12 +28,22 @@ Expected<ConnSpec> save_transport(const Connection& c) {
   if (!c.transport) return make_error(Errc::internal, "connection {} has no transport", c.id);
   if (is_parked(c)) return img::SocketSpec{-1};
   if (c.transport->type() == ConnType::socket) return img::SocketSpec{c.transport->fd()};
-  // A ring connection (memfd page and eventfds from INTRODUCE) would need its
-  // descriptors kept across the exec and a RingTransport rebuilt around them;
-  // not done yet, so an image cannot hold one.
-  return make_error(Errc::unsupported,
-                    "connection {} (domain {}): {} connections cannot be saved in an image yet",
-                    c.id, c.who.domid, conn_type_name(c.transport->type()));
+  const auto* ring = dynamic_cast<const RingTransport*>(c.transport.get());
+  if (ring == nullptr || c.who.domid > 0xffff || (c.who.target && *c.who.target > 0xffff))
+    return make_error(Errc::internal, "connection {} (domain {}): a {} connection tern cannot save",
+                      c.id, c.who.domid, conn_type_name(c.transport->type()));
+  // Xen's evtchn is the daemon's local port: here the eventfd it waits on.
+  return img::RingSpec{
+      static_cast<std::uint16_t>(c.who.domid),
+      c.who.target ? static_cast<std::uint16_t>(*c.who.target) : img::kDomidInvalid,
+      static_cast<std::uint32_t>(ring->fds().to_daemon.get())};
+}
+
+std::optional<img::TernRingData> save_ring(const Connection& c, std::uint32_t conn_id) {
+  const auto* ring = dynamic_cast<const RingTransport*>(c.transport.get());
+  if (ring == nullptr) return std::nullopt;
+  return img::TernRingData{conn_id, ring->page_index(), ring->fds().memory.get(),
+                           ring->fds().to_guest.get(), ring->features()};
 }
 
 Expected<std::unique_ptr<Transport>> restore_transport(std::uint32_t conn_id, const ConnSpec& spec,
@@ -63,15 +65,44 @@ Expected<std::unique_ptr<Transport>> restore_transport(std::uint32_t conn_id, co
     }
     return std::make_unique<InheritedSocket>(s->socket_fd);
   }
-  const auto& r = std::get<img::RingSpec>(spec);
-  return make_error(Errc::unsupported,
-                    "connection {}: shared-ring connection of domain {} (this tern-xenstored has "
-                    "no ring transport)",
-                    conn_id, r.domid);
+  // Its ring record follows (restore_ring); until then nothing is attached.
+  (void)conn_id;
+  return std::make_unique<InheritedRing>(nullptr, std::vector<int>{});
 }
 
-void adopt_sockets(Daemon& d) {
+Expected<std::unique_ptr<Transport>> restore_ring(const img::RingSpec& spec,
+                                                  const img::TernRingData& r, FdCheck check) {
+  std::vector<int> inherited{r.memory_fd, static_cast<int>(spec.evtchn), r.to_guest_fd};
+  if (spec.evtchn > 0x7fffffffu)
+    return make_error(Errc::invalid, "connection {}: evtchn {} is not a descriptor", r.conn_id,
+                      spec.evtchn);
+  if (check == FdCheck::none) return std::make_unique<InheritedRing>(nullptr, std::move(inherited));
+  std::array<UniqueFd, 3> dups;
+  for (std::size_t i = 0; i < 3; ++i) {
+    dups[i] = UniqueFd(::fcntl(inherited[i], F_DUPFD_CLOEXEC, 0));
+    if (!dups[i])
+      return make_error(Errc::invalid,
+                        "connection {} (domain {}): ring descriptor {} is not open in this process "
+                        "({})",
+                        r.conn_id, spec.domid, inherited[i], std::strerror(errno));
+  }
+  auto ring =
+      RingTransport::attach(RingFds{std::move(dups[0]), std::move(dups[1]), std::move(dups[2])},
+                            r.page_index, r.features);
+  if (!ring)
+    return make_error(Errc::invalid, "connection {} (domain {}): descriptors {}, {}, {}: {}",
+                      r.conn_id, spec.domid, inherited[0], inherited[1], inherited[2],
+                      ring.error().message());
+  return std::make_unique<InheritedRing>(std::move(*ring), std::move(inherited));
+}
+
+void adopt_transports(Daemon& d) {
   for (auto& [id, c] : d.conns) {
+    if (auto* ring = dynamic_cast<InheritedRing*>(c->transport.get())) {
+      for (int fd : ring->inherited()) ::close(fd);  // the ring works on duplicates
+      c->transport = ring->take();
+      continue;
+    }
     auto* inherited = dynamic_cast<InheritedSocket*>(c->transport.get());
     if (inherited == nullptr) continue;
     int fd = inherited->fd();

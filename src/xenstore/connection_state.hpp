@@ -1,51 +1,77 @@
-// How a connection is written to and rebuilt from an image: one function per
-// transport kind for the conn-spec (sockets; shared-ring connections are
-// refused for now, see save_transport), and the connection's pending
-// input/output buffers.
+// How a connection is written to and rebuilt from an image: the conn-spec
+// of each transport kind (a socket's descriptor; a shared ring's eventfd,
+// with its page and other eventfd in a TERN_DATA ring record), and the
+// connection's pending input/output buffers.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "core/error.hpp"
 #include "stream/xenstore/records.hpp"
 #include "xenstore/connection.hpp"
+#include "xenstore/ring_transport.hpp"
 
 namespace tern::xs {
 
 namespace img = tern::stream::xenstore;
 
-// A connection without a peer: imported from another daemon and waiting for
-// a client to take it over (CONTROL tern-as-domain), or restored in a dry run.
-// Reads nothing; writes nothing, so output accumulates.
-class DetachedTransport final : public Transport {
+// A transport that moves no bytes (reads and writes say "nothing now") and
+// is never polled: what the three kinds below have in common.
+class IdleTransport : public Transport {
  public:
   long read_some(char*, std::size_t) override;
   long write_some(const char*, std::size_t) override;
+  [[nodiscard]] std::uint32_t poll_events(bool, bool) const override { return 0; }
+};
+
+// A connection without a peer: imported from another daemon and waiting for
+// a client to take it over (CONTROL tern-as-domain), or restored in a dry run.
+// Reads nothing; writes nothing, so output accumulates.
+class DetachedTransport final : public IdleTransport {
+ public:
   // Saved as a socket without a descriptor (socket-fd -1).
   [[nodiscard]] ConnType type() const override { return ConnType::socket; }
   [[nodiscard]] int fd() const override { return -1; }
-  [[nodiscard]] std::uint32_t poll_events(bool, bool) const override { return 0; }
+  [[nodiscard]] bool has_peer() const override { return false; }
 };
 
 // A socket inherited across exec, named by its descriptor number but not yet
 // owned: restore builds these first and turns them into SocketTransports only
-// once the whole image was accepted (adopt_sockets), so a refused image
+// once the whole image was accepted (adopt_transports), so a refused image
 // closes nothing. A dry run (--check-image) keeps them and never does I/O.
-class InheritedSocket final : public Transport {
+class InheritedSocket final : public IdleTransport {
  public:
   explicit InheritedSocket(int fd) : fd_(fd) {}
-  long read_some(char*, std::size_t) override;
-  long write_some(const char*, std::size_t) override;
   [[nodiscard]] ConnType type() const override { return ConnType::socket; }
   [[nodiscard]] int fd() const override { return fd_; }
-  // Never polled: it is replaced (adopt_sockets) before the server runs.
-  [[nodiscard]] std::uint32_t poll_events(bool, bool) const override { return 0; }
 
  private:
   int fd_;
+};
+
+// A shared ring inherited across exec. Restore maps the page through
+// duplicates of the inherited descriptors (so RingTransport::attach checks
+// them and nothing inherited is owned yet); adopt_transports then keeps the
+// duplicates' RingTransport and closes the inherited numbers. A refused image
+// closes only the duplicates: the descriptors stay for the daemon the new
+// process hands back to. In a dry run (--check-image) nothing is mapped.
+class InheritedRing final : public IdleTransport {
+ public:
+  InheritedRing(std::unique_ptr<RingTransport> ring, std::vector<int> inherited)
+      : ring_(std::move(ring)), inherited_(std::move(inherited)) {}
+  [[nodiscard]] ConnType type() const override { return ConnType::ring; }
+  [[nodiscard]] int fd() const override { return -1; }
+  std::unique_ptr<RingTransport> take() { return std::move(ring_); }
+  [[nodiscard]] const std::vector<int>& inherited() const { return inherited_; }
+
+ private:
+  std::unique_ptr<RingTransport> ring_;
+  std::vector<int> inherited_;
 };
 
 using ConnSpec = std::variant<img::RingSpec, img::SocketSpec>;
@@ -54,16 +80,25 @@ using ConnSpec = std::variant<img::RingSpec, img::SocketSpec>;
 // sockets with fd -1 (tern's convention, as GLOBAL_DATA uses -1 for "none").
 Expected<ConnSpec> save_transport(const Connection& c);
 
-// Whether restored sockets must be open descriptors of this process.
+// The TERN_DATA ring record of a shared-ring connection (none for others).
+std::optional<img::TernRingData> save_ring(const Connection& c, std::uint32_t conn_id);
+
+// Whether restored sockets and rings must be open descriptors of this process.
 enum class FdCheck { open_sockets, none };
-// Rebuilds a transport from a conn-spec.
+// Rebuilds a socket transport from a conn-spec. A shared ring needs its
+// TERN_DATA ring record too (restore_ring); until then it is a placeholder.
 Expected<std::unique_ptr<Transport>> restore_transport(std::uint32_t conn_id, const ConnSpec& spec,
                                                        FdCheck check);
+// An InheritedRing from a connection's shared-ring conn-spec and ring record.
+Expected<std::unique_ptr<Transport>> restore_ring(const img::RingSpec& spec,
+                                                  const img::TernRingData& r, FdCheck check);
 
 // Replaces every InheritedSocket of the daemon by a SocketTransport that
-// owns the descriptor. Call only once the restore succeeded.
+// owns the descriptor, and every InheritedRing by its RingTransport (closing
+// the inherited descriptors it duplicated). Call only once the restore
+// succeeded.
 class Daemon;
-void adopt_sockets(Daemon& d);
+void adopt_transports(Daemon& d);
 
 // The unsent output (from the first unsent byte) and the length of the
 // partly written message it starts with (out-resp-len).
@@ -82,9 +117,7 @@ Expected<void> restore_output(Connection& c, std::string_view data, std::uint16_
 void append_output(Connection& c, std::string_view whole_messages);
 
 // A connection without a peer (imported, waiting to be taken over).
-inline bool is_parked(const Connection& c) {
-  return dynamic_cast<const DetachedTransport*>(c.transport.get()) != nullptr;
-}
+inline bool is_parked(const Connection& c) { return c.transport && !c.transport->has_peer(); }
 
 // The prefix of `in` that holds whole requests (a peer that cannot resend the
 // rest of a partial request needs only these).

@@ -605,7 +605,9 @@ Daemon::Reply Daemon::do_introduce(Connection& c, const Args& a) {
 // Maps the ring handed over with INTRODUCE and gives the domain a connection
 // through it. A domain that already has one (re-INTRODUCE, as after a guest's
 // kexec or a toolstack restart) keeps its watches and transactions and moves
-// to the new page and notification descriptors, as Xen rebinds the event channel.
+// to the new page and notification descriptors, as Xen rebinds the event
+// channel. So does a domain imported from another daemon: the ring takes its
+// parked connection over, with the replies and events queued for it.
 Result<> Daemon::attach_ring(Connection& via, Domain& dom, std::uint64_t page,
                              std::uint32_t evtchn) {
   RingFds fds{std::move(via.request_fds[0]), std::move(via.request_fds[1]),
@@ -615,11 +617,20 @@ Result<> Daemon::attach_ring(Connection& via, Domain& dom, std::uint64_t page,
     log::warn("INTRODUCE {} {} {}: {}", dom.domid, page, evtchn, t.error().message());
     return fail(Err::einval);
   }
-  if (Connection* rcp = dom.ring_conn != 0 ? conns.find(dom.ring_conn) : nullptr) {
+  Connection* rcp = dom.ring_conn != 0 ? conns.find(dom.ring_conn) : nullptr;
+  if (rcp == nullptr)
+    for (auto& [id, p] : conns)
+      if (p->transport && !p->transport->has_peer() && !p->closing && !p->who.privileged &&
+          p->who.domid == dom.domid) {
+        rcp = p.get();
+        break;
+      }
+  if (rcp != nullptr) {
     Connection& rc = *rcp;
     if (rc.transport) retired.push_back(std::move(rc.transport));
     rc.transport = std::move(*t);
     rc.poll_mask = 0;
+    dom.ring_conn = rc.id;
     attached.push_back(rc.id);
     return {};
   }

@@ -36,7 +36,7 @@ Expected<TransferStats> export_domain(const Daemon& d, std::uint32_t domid, Byte
     ConnectionWriteOptions o;
     o.conn_id = next_id++;
     o.whole_messages_only = true;
-    o.detach_sockets = true;
+    o.detach_transports = true;
     TERN_TRY(w.connection(*c, o));
     conns.emplace_back(c.get(), o);
     ++st.connections;

@@ -193,7 +193,9 @@ class Staging {
     TERN_TRY(need_domain(r));
     const auto* s = std::get_if<img::SocketSpec>(&cd.spec);
     if (s == nullptr)
-      return bad(r, "shared-ring connection (this tern-xenstored has no ring transport)");
+      return bad(r,
+                 "shared-ring connection (an export carries its connections detached, as "
+                 "sockets with socket-fd -1)");
     if (s->socket_fd != -1)
       return bad(r, "socket-fd {}: an export carries no descriptors (-1 expected)", s->socket_fd);
     StagedConn c;
@@ -206,6 +208,9 @@ class Staging {
     c.out = std::string(out);
     conns_.push_back(std::move(c));
     return {};
+  }
+  Expected<void> on(const Record& r, const img::TernRingData& t) {
+    return bad(r, "ring record for connection {}: an export carries no descriptors", t.conn_id);
   }
   Expected<void> on(const Record& r, const img::TernConnectionData& t) {
     TERN_TRY_ASSIGN(StagedConn * c, conn(r, t.conn_id));

@@ -184,16 +184,6 @@ LiveUpdate::Reply LiveUpdate::start(Connection& c, std::span<const std::string_v
   }
   if (binary_.empty())
     return with_nul("live-update: no new binary; send live-update -f BINARY first");
-  // Ring connections (domains introduced with a memfd page and eventfds)
-  // cannot be carried across the exec yet: refuse rather than drop them.
-  for (const auto& [id, other] : d_.conns)
-    if (!other->closing && other->transport && other->transport->type() == ConnType::ring) {
-      reset();
-      return with_nul(fmt::format(
-          "live-update: domain {} is connected through a shared ring (connection {}); this "
-          "tern-xenstored cannot carry ring connections across a live update yet",
-          other->who.domid, id));
-    }
   auto now = std::chrono::steady_clock::now();
   if (stage_ == Stage::idle) {
     if (auto why = check_binary(binary_); !why.empty()) return with_nul(why);
@@ -408,11 +398,8 @@ void LiveUpdate::exec_now(std::uint64_t conn, std::uint64_t reply_at) {
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
 
-  std::vector<int> fds{p[0]};
-  if (setup_.listen_fd >= 0) fds.push_back(setup_.listen_fd);
-  for (const auto& [id, cp] : d_.conns)
-    if (!cp->closing && cp->transport && cp->transport->fd() >= 0)
-      fds.push_back(cp->transport->fd());
+  std::vector<int> fds = kept_fds();
+  fds.push_back(p[0]);
   for (int f : fds) set_cloexec(f, false);
   log::debug("live update: exec {} at monotonic {} us", binary_,
              std::chrono::duration_cast<std::chrono::microseconds>(
@@ -455,11 +442,7 @@ void LiveUpdate::exec_after_dump(Connection& c, std::uint64_t reply_at, const st
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::vector<int> fds;
-  if (setup_.listen_fd >= 0) fds.push_back(setup_.listen_fd);
-  for (const auto& [id, cp] : d_.conns)
-    if (!cp->closing && cp->transport && cp->transport->fd() >= 0)
-      fds.push_back(cp->transport->fd());
+  std::vector<int> fds = kept_fds();
   for (int f : fds) set_cloexec(f, false);
   std::fflush(nullptr);
   ::execv(binary_.c_str(), argv.data());
@@ -468,6 +451,16 @@ void LiveUpdate::exec_after_dump(Connection& c, std::uint64_t reply_at, const st
   ::unlink(image.c_str());
   ::unlink(path(kFallbackArgsName).c_str());
   fail_exec(c, reply_at, fmt::format("exec {}: {}", binary_, std::strerror(err)));
+}
+
+// What the new process inherits: the listening socket and each live
+// connection's descriptors (a socket; a ring's page and two eventfds).
+std::vector<int> LiveUpdate::kept_fds() const {
+  std::vector<int> fds;
+  if (setup_.listen_fd >= 0) fds.push_back(setup_.listen_fd);
+  for (const auto& [id, cp] : d_.conns)
+    if (!cp->closing && cp->transport) cp->transport->kept_fds(fds);
+  return fds;
 }
 
 void LiveUpdate::fail_exec(Connection& c, std::uint64_t reply_at, const std::string& why) {

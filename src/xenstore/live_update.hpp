@@ -71,6 +71,7 @@ class LiveUpdate {
   void exec_now(std::uint64_t conn, std::uint64_t reply_at);
   void exec_after_dump(Connection& c, std::uint64_t reply_at, const std::string& image);
   void fail_exec(Connection& c, std::uint64_t reply_at, const std::string& why);
+  [[nodiscard]] std::vector<int> kept_fds() const;
   [[nodiscard]] std::string path(std::string_view name) const;
   // The new process's options: -c's, else this daemon's (without -U).
   [[nodiscard]] std::vector<std::string> new_args() const;

@@ -2,8 +2,9 @@
 // driver does, from user space. It owns the ring page (a sealed memfd) and the
 // two eventfds; SocketClient::introduce hands them to the daemon, after which
 // requests go through the ring exactly as misc/xenstore-ring.txt describes.
-// Used by the unit tests, `tern xenstore ring-client`, and a tern VM's
-// xenstore device.
+// Used by the unit tests and `tern xenstore ring-client`. (A tern VM does not
+// have a xenstore device yet; with KVM, its eventfds would be an ioeventfd
+// and an irqfd, see ring_transport.hpp.)
 #pragma once
 
 #include <cstdint>

@@ -125,4 +125,10 @@ bool RingTransport::report_error(ConnError why) {
   return true;
 }
 
+void RingTransport::kept_fds(std::vector<int>& out) const {
+  out.push_back(fds_.memory.get());
+  out.push_back(fds_.to_daemon.get());
+  out.push_back(fds_.to_guest.get());
+}
+
 }  // namespace tern::xs

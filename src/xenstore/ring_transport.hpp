@@ -46,6 +46,7 @@ class RingTransport final : public Transport {
   bool on_wakeup() override;
   void finish_reset() override;
   bool report_error(ConnError why) override;
+  void kept_fds(std::vector<int>& out) const override;
 
   // State a live update keeps across exec (the page itself stays in the
   // memory descriptor): the three descriptors and where the page is.

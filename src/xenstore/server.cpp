@@ -105,7 +105,12 @@ void Server::retire_transports() {
 void Server::watch_existing() {
   for (auto& [id, cp] : daemon_.conns) {
     Connection& c = *cp;
-    if (c.transport && c.transport->fd() >= 0) attach(c);
+    if (c.transport && c.transport->fd() >= 0) {
+      attach(c);
+      // Input may have come while no process read it, and a ring's guest
+      // may have written without a kick left pending: look once.
+      c.unread_input = true;
+    }
     if (!c.closing && !c.ignored && !c.in.empty() && !daemon_.input_paused(c) &&
         !daemon_.process_input(c))
       daemon_.fail_connection(c, ConnError::protocol);

@@ -86,6 +86,7 @@ class Restorer {
     c->in.assign(text(cd.in_data));
     if (auto ok = restore_output(*c, text(cd.out_data), cd.out_resp_len); !ok)
       return bad(r, "{}", ok.error().message());
+    if (const auto* ring = std::get_if<img::RingSpec>(&cd.spec)) rings_.emplace(c->id, *ring);
     d_.next_conn_id = std::max(d_.next_conn_id, c->id + 1);
     d_.conns.add(std::move(c));
     ++res_.connections;
@@ -111,6 +112,21 @@ class Restorer {
       res_.live_update_conn = c.id;
       res_.live_update_reply_at = at;
     }
+    return {};
+  }
+
+  // A shared ring's page and eventfds (the image's rules put it after its
+  // connection's shared-ring CONNECTION_DATA, once).
+  Expected<void> on(const Record& r, const img::TernRingData& t) {
+    auto spec = rings_.extract(t.conn_id);
+    if (spec.empty()) return bad(r, "connection {}: a second ring record", t.conn_id);
+    for (int fd : {t.memory_fd, static_cast<int>(spec.mapped().evtchn), t.to_guest_fd})
+      TERN_TRY(claim_fd(r, fd));
+    auto ring = restore_ring(spec.mapped(), t, o_.fds);
+    if (!ring) return bad(r, "{}", ring.error().message());
+    Connection& c = d_.conns.at(t.conn_id);
+    c.transport = std::move(*ring);
+    domain(spec.mapped().domid).ring_conn = c.id;
     return {};
   }
 
@@ -183,6 +199,11 @@ class Restorer {
       return make_error(
           Errc::invalid,
           "xenstore image: no root node \"/\" (a live-update image holds the whole tree)");
+    if (!rings_.empty())
+      return make_error(Errc::invalid,
+                        "xenstore image: connection {} (domain {}) is a shared ring without a "
+                        "TERN_DATA ring record (a Xen ring is a grant-mapped page tern cannot map)",
+                        rings_.begin()->first, rings_.begin()->second.domid);
     Domain& dom0 = domain(0);  // dom0 is always there
     dom0.introduced = true;
     for (auto& [k, s] : txns_) {
@@ -215,6 +236,7 @@ class Restorer {
   RestoreResult res_;
   std::map<std::uint64_t, SavedTransaction> txns_;
   std::set<int> fds_;
+  std::map<std::uint64_t, img::RingSpec> rings_;  // shared-ring connections awaiting their record
   StoreLoader loader_;
 };
 

@@ -1,7 +1,7 @@
 // Rebuilds the whole daemon from a xenstore image (tern-xenstored -U, and the
 // --check-image dry run a live update runs first). Strict: any record the
 // daemon cannot take (a node without its parent, a watch path that is not
-// valid, a socket that is not open, a shared-ring connection) is an error
+// valid, a socket that is not open, a ring without its descriptors) is an error
 // naming the record, and the caller discards the half-built Daemon: nothing
 // of a refused image reaches a serving daemon, and no descriptor is closed.
 #pragma once
@@ -37,8 +37,9 @@ struct RestoreResult {
 };
 
 // `d` must be freshly constructed; on error it is left half-built and must
-// be discarded. Sockets stay InheritedSocket transports: call adopt_sockets
-// once the caller commits to the restored state.
+// be discarded. Sockets and rings stay InheritedSocket / InheritedRing
+// transports: call adopt_transports once the caller commits to the restored
+// state.
 Expected<RestoreResult> restore_state(ByteSource& src, Daemon& d, const RestoreOptions& o);
 
 }  // namespace tern::xs

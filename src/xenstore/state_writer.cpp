@@ -56,8 +56,12 @@ Expected<void> StateWriter::domain(const Domain& d, std::uint32_t domid_in_image
 }
 
 Expected<void> StateWriter::connection(const Connection& c, const ConnectionWriteOptions& o) {
-  TERN_TRY_ASSIGN(ConnSpec spec, save_transport(c));
-  if (o.detach_sockets && std::holds_alternative<img::SocketSpec>(spec)) spec = img::SocketSpec{-1};
+  ConnSpec spec = img::SocketSpec{-1};
+  std::optional<img::TernRingData> ring;
+  if (!o.detach_transports) {
+    TERN_TRY_ASSIGN(spec, save_transport(c));
+    ring = save_ring(c, o.conn_id);
+  }
   std::string_view in = o.whole_messages_only ? whole_requests(c.in) : std::string_view(c.in);
   SavedOutput out = save_output(c);
   std::uint64_t unsent_at = c.out_base + c.out_sent;
@@ -91,6 +95,7 @@ Expected<void> StateWriter::connection(const Connection& c, const ConnectionWrit
     t.live_update_reply_at = static_cast<std::uint32_t>(*o.live_update_reply - unsent_at);
   }
   TERN_TRY(w_.write(t));
+  if (ring) TERN_TRY(w_.write(*ring));
 
   for (const Watch& wt : c.watches) {
     bool absolute = !wt.given.empty() && wt.given[0] == '/';

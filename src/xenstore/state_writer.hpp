@@ -32,9 +32,10 @@ struct ConnectionWriteOptions {
   // connection cannot resend the rest of a request or take the rest of a
   // message that was half written to a socket of the source daemon.
   bool whole_messages_only = false;
-  // Socket connections are written without their descriptor (-1): they
-  // leave this process (domain export).
-  bool detach_sockets = false;
+  // Connections are written as sockets without a descriptor (-1), whatever
+  // their transport: they leave this process (domain export), and the
+  // descriptors do not go with them.
+  bool detach_transports = false;
   // Stream offset (Connection::out_base-based) where the reply to the
   // live-update request starts in this connection's output, if it is here.
   std::optional<std::uint64_t> live_update_reply;

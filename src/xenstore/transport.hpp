@@ -62,6 +62,16 @@ class Transport {
   // false if this transport cannot carry them.
   virtual bool allow_passed_fds() { return false; }
   [[nodiscard]] virtual bool passes_fds() const { return false; }
+
+  // False for a connection no client is on: imported from another daemon and
+  // parked until one takes it over (its output accumulates meanwhile).
+  [[nodiscard]] virtual bool has_peer() const { return true; }
+
+  // Appends the descriptors a live update keeps open across its exec (the
+  // new process finds them through the image).
+  virtual void kept_fds(std::vector<int>& out) const {
+    if (fd() >= 0) out.push_back(fd());
+  }
 };
 
 std::string_view conn_type_name(ConnType t);

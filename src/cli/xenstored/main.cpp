@@ -276,7 +276,7 @@ int main(int argc, char** argv) {
             {"-t", "transactions"}, {"-A", "permissions"}, {"-M", "path-max"}};
         daemon.quota.set(name.at(opt), *quota.get(name.at(opt)));
       }
-    tern::xs::adopt_sockets(daemon);
+    tern::xs::adopt_transports(daemon);
     if (restored->listen_fd >= 0) {
       int fd = restored->listen_fd;
       ::fcntl(fd, F_SETFD, FD_CLOEXEC);

@@ -93,6 +93,10 @@ json fields_json(const RecordBody& body) {
       if (d.flags & kTernDomHasTarget) j["target"] = d.target;
       return j;
     }
+    json operator()(const TernRingData& r) const {
+      return {{"kind", "ring"},           {"conn_id", r.conn_id},         {"page_index", r.page_index},
+              {"memory_fd", r.memory_fd}, {"to_guest_fd", r.to_guest_fd}, {"features", r.features}};
+    }
     json operator()(const TernTransactionData& t) const {
       json usage = json::array();
       for (const TernUsage& u : t.usage) usage.push_back({{"domid", u.domid}, {"nodes", u.nodes}, {"bytes", u.bytes}});

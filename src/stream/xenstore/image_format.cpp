@@ -44,6 +44,7 @@ RecordType record_type_of(const RecordBody& body) {
     RecordType operator()(const TernConnectionData&) const { return RecordType::tern_data; }
     RecordType operator()(const TernDomainData&) const { return RecordType::tern_data; }
     RecordType operator()(const TernTransactionData&) const { return RecordType::tern_data; }
+    RecordType operator()(const TernRingData&) const { return RecordType::tern_data; }
   };
   return std::visit(V{}, body);
 }

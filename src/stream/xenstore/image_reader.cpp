@@ -354,6 +354,16 @@ Expected<RecordBody> ImageReader::parse_tern(Body& b) {
       TERN_TRY(b.need_zero(10, 2, "pad after target"));
       return d;
     }
+    case TernKind::ring: {
+      TERN_TRY(b.need_fixed(kTernRingSize));
+      TERN_TRY(b.fit(kTernRingSize));
+      TernRingData r{b.u32(4), b.order.load<std::uint64_t>(b.data.data() + 8), static_cast<std::int32_t>(b.u32(16)),
+                     static_cast<std::int32_t>(b.u32(20)), b.u32(24)};
+      if (r.memory_fd < 0) return b.fail(16, "ring memory-fd {} is not a descriptor", r.memory_fd);
+      if (r.to_guest_fd < 0) return b.fail(20, "ring to-guest-fd {} is not a descriptor", r.to_guest_fd);
+      TERN_TRY(b.need_zero(28, 4, "pad after features"));
+      return r;
+    }
     case TernKind::transaction: {
       TERN_TRY(b.need_fixed(kTernTransactionFixedSize));
       TernTransactionData t;
@@ -444,7 +454,7 @@ Expected<RecordBody> ImageReader::parse_tern(Body& b) {
       return t;
     }
   }
-  return b.fail(0, "TERN_DATA kind {} is not defined (1 connection, 2 domain, 3 transaction)", kind);
+  return b.fail(0, "TERN_DATA kind {} is not defined (1 connection, 2 domain, 3 transaction, 4 ring)", kind);
 }
 
 Expected<void> ImageReader::finish() {

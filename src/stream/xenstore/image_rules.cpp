@@ -67,6 +67,7 @@ Expected<void> ImageRules::check(const RecordBody& body) {
   if (const auto* tc = std::get_if<TernConnectionData>(&body)) return check_tern_connection(*tc);
   if (const auto* td = std::get_if<TernDomainData>(&body)) return check_tern_domain(*td);
   if (const auto* tt = std::get_if<TernTransactionData>(&body)) return check_tern_transaction(*tt);
+  if (const auto* tr = std::get_if<TernRingData>(&body)) return check_tern_ring(*tr);
   return {};  // END
 }
 
@@ -93,6 +94,7 @@ Expected<void> ImageRules::check_connection(const ConnectionData& c) {
                       c.out_resp_len, c.out_data.size());
   if (!connections_.insert(c.conn_id).second)
     return make_error(Errc::invalid, "conn-id {} is used by an earlier CONNECTION_DATA record", c.conn_id);
+  if (std::holds_alternative<RingSpec>(c.spec)) ring_connections_.insert(c.conn_id);
   return {};
 }
 
@@ -215,6 +217,21 @@ Expected<void> ImageRules::check_tern_domain(const TernDomainData& d) {
   if (tern_domains_[d.domid])
     return make_error(Errc::invalid, "a second TERN_DATA domain record for domain {}", d.domid);
   tern_domains_[d.domid] = true;
+  return {};
+}
+
+Expected<void> ImageRules::check_tern_ring(const TernRingData& r) {
+  TERN_TRY(check_known_connection(r.conn_id));
+  if (!ring_connections_.contains(r.conn_id))
+    return make_error(Errc::invalid, "TERN_DATA ring for conn-id {}, a socket connection (conn-type 1)", r.conn_id);
+  if (r.memory_fd < 0 || r.to_guest_fd < 0)
+    return make_error(Errc::invalid, "TERN_DATA ring {}: descriptors {} and {} must both be non-negative", r.conn_id,
+                      r.memory_fd, r.to_guest_fd);
+  if (r.memory_fd == r.to_guest_fd)
+    return make_error(Errc::invalid, "TERN_DATA ring {}: memory-fd and to-guest-fd are both {}", r.conn_id,
+                      r.memory_fd);
+  if (!tern_rings_.insert(r.conn_id).second)
+    return make_error(Errc::invalid, "a second TERN_DATA ring record for conn-id {}", r.conn_id);
   return {};
 }
 

@@ -36,6 +36,7 @@ class ImageRules {
   Expected<void> check_tern_connection(const TernConnectionData& c);
   Expected<void> check_tern_domain(const TernDomainData& d);
   Expected<void> check_tern_transaction(const TernTransactionData& t);
+  Expected<void> check_tern_ring(const TernRingData& r);
 
   std::uint32_t version_;
   bool seen_global_ = false;
@@ -47,6 +48,8 @@ class ImageRules {
   std::unordered_set<std::uint32_t> tern_connections_;
   std::vector<bool> tern_domains_ = std::vector<bool>(65536, false);
   std::unordered_set<std::uint64_t> tern_transactions_;
+  std::unordered_set<std::uint32_t> ring_connections_;  // shared-ring CONNECTION_DATA
+  std::unordered_set<std::uint32_t> tern_rings_;
 };
 
 // Field-level checks shared by rules and writer.

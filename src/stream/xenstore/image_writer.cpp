@@ -261,6 +261,18 @@ Expected<void> ImageWriter::emit(const RecordBody& body) {
     o.store<std::uint64_t>(p + 16, d->gfn);
     return end_record(kTernDomainSize);
   }
+  if (const auto* r = std::get_if<TernRingData>(&body)) {
+    std::byte* p = begin_record(type, kTernRingSize, kTernRingSize);
+    o.store<std::uint16_t>(p, static_cast<std::uint16_t>(TernKind::ring));
+    o.store<std::uint16_t>(p + 2, 0);
+    o.store<std::uint32_t>(p + 4, r->conn_id);
+    o.store<std::uint64_t>(p + 8, r->page_index);
+    o.store<std::uint32_t>(p + 16, static_cast<std::uint32_t>(r->memory_fd));
+    o.store<std::uint32_t>(p + 20, static_cast<std::uint32_t>(r->to_guest_fd));
+    o.store<std::uint32_t>(p + 24, r->features);
+    o.store<std::uint32_t>(p + 28, 0);
+    return end_record(kTernRingSize);
+  }
   if (const auto* t = std::get_if<TernTransactionData>(&body)) {
     std::uint64_t len = tern_transaction_len(*t);
     std::byte* p = begin_record(type, len, kTernTransactionFixedSize);

@@ -98,7 +98,7 @@ struct DomainData {
 
 using RecordBody = std::variant<EndRecord, GlobalData, ConnectionData, WatchData, TransactionData,
                                 NodeData, GlobalQuotaData, DomainData, TernConnectionData, TernDomainData,
-                                TernTransactionData>;
+                                TernTransactionData, TernRingData>;
 
 // The record type a body is written as.
 [[nodiscard]] RecordType record_type_of(const RecordBody& body);

@@ -7,6 +7,9 @@
 //     message is the reply to the live-update request;
 //   - TernDomainData: a domain introduced without a ring connection (gfn,
 //     event channel) and its SET_TARGET target;
+//   - TernRingData: where a shared-ring connection's page and notification
+//     eventfds are (descriptors the daemon keeps across a live update's exec;
+//     Xen finds the page by domain id instead, so the spec has no field for it);
 //   - TernTransactionData: what a transaction needs to commit or conflict
 //     exactly as it would have: whether a node it accessed has changed since
 //     (it can then only fail with EAGAIN), its quota usage delta, the watch
@@ -27,7 +30,7 @@ namespace tern::stream::xenstore {
 
 inline constexpr std::uint32_t kTernRecordType = 0x7465726e;  // "tern"
 
-enum class TernKind : std::uint16_t { connection = 1, domain = 2, transaction = 3 };
+enum class TernKind : std::uint16_t { connection = 1, domain = 2, transaction = 3, ring = 4 };
 
 inline constexpr std::uint16_t kTernConnPrivileged = 0x0001;
 inline constexpr std::uint16_t kTernConnHasTarget = 0x0002;
@@ -51,6 +54,7 @@ inline constexpr std::size_t kTernPrefixSize = 4;
 inline constexpr std::size_t kTernConnectionSize = 24;
 inline constexpr std::size_t kTernDomainSize = 24;
 inline constexpr std::size_t kTernTransactionFixedSize = 28;
+inline constexpr std::size_t kTernRingSize = 32;
 inline constexpr std::size_t kTernChildrenFixedSize = 8;
 inline constexpr std::size_t kTernUsageSize = 16;
 inline constexpr std::size_t kTernEventFixedSize = 8;
@@ -74,6 +78,18 @@ struct TernDomainData {
   std::uint16_t target = 0;  // valid with kTernDomHasTarget
   std::uint32_t evtchn = 0;
   std::uint64_t gfn = 0;
+};
+
+// Follows the TERN_DATA connection record of a shared-ring connection, whose
+// CONNECTION_DATA evtchn field holds the eventfd the guest signals (the
+// daemon's "local port"). Descriptors are numbers in the process that
+// restores the image.
+struct TernRingData {
+  std::uint32_t conn_id = 0;
+  std::uint64_t page_index = 0;   // the ring page is page_index * 4096 octets into memory_fd
+  std::int32_t memory_fd = -1;    // memfd holding the page
+  std::int32_t to_guest_fd = -1;  // eventfd the daemon signals
+  std::uint32_t features = 0;     // server features the page advertises
 };
 
 struct TernUsage {

@@ -33,6 +33,8 @@ std::vector<RecordBody> sample(const std::vector<TernEvent>& evs,
       TransactionData{7, 4},
       TernTransactionData{7, 4, kTernTxConflicted, kUsage, evs, ch},
       TernDomainData{5, kTernDomIntroduced | kTernDomHasTarget, 3, 17, 0xfeedf00dULL},
+      ConnectionData{8, RingSpec{5, kDomidInvalid, 21}, {}, {}, 0},
+      TernRingData{8, 0x1234567890ULL, 22, 23, 3},
   };
 }
 
@@ -83,7 +85,7 @@ TEST(XenstoreImageTern, RoundTripsInBothByteOrders) {
     EXPECT_EQ(rewrite(image, o), image);
     auto j = describe(image);
     ASSERT_TRUE(j) << j.error().message();
-    EXPECT_EQ((*j)["records"]["TERN_DATA"], 3);
+    EXPECT_EQ((*j)["records"]["TERN_DATA"], 4);
     const auto& recs = (*j)["record_list"];
     EXPECT_EQ(recs[1]["fields"]["kind"], "connection");
     EXPECT_EQ(recs[1]["fields"]["target"], 3);
@@ -100,6 +102,13 @@ TEST(XenstoreImageTern, RoundTripsInBothByteOrders) {
     EXPECT_EQ(t["children"][1]["names"].size(), 0u);
     EXPECT_EQ(recs[4]["fields"]["gfn"], 0xfeedf00dULL);
     EXPECT_EQ(recs[4]["fields"]["introduced"], true);
+    const auto& ring = recs[6]["fields"];
+    EXPECT_EQ(ring["kind"], "ring");
+    EXPECT_EQ(ring["conn_id"], 8);
+    EXPECT_EQ(ring["page_index"], 0x1234567890ULL);
+    EXPECT_EQ(ring["memory_fd"], 22);
+    EXPECT_EQ(ring["to_guest_fd"], 23);
+    EXPECT_EQ(ring["features"], 3);
   }
 }
 
@@ -140,6 +149,22 @@ TEST(XenstoreImageTern, RulesAreEnforcedByWriterAndReader) {
   EXPECT_NE(write_error(with_tx({7, 4, 0, {}, {}, empty_name})).find("empty child name"),
             std::string::npos);
   EXPECT_FALSE(write_error(with_tx({7, 4, 2, {}, {}, {}})).empty());
+  // A ring record belongs to a shared-ring connection, once, with two
+  // distinct descriptors.
+  RecordBody ring_conn = ConnectionData{8, RingSpec{5, kDomidInvalid, 21}, {}, {}, 0};
+  RecordBody sock_conn = ConnectionData{7, SocketSpec{1}, {}, {}, 0};
+  EXPECT_EQ(write_error({ring_conn, TernRingData{8, 0, 22, 23, 0}}), "");
+  EXPECT_NE(write_error({TernRingData{8, 0, 22, 23, 0}}).find("no earlier CONNECTION_DATA"),
+            std::string::npos);
+  EXPECT_NE(write_error({sock_conn, TernRingData{7, 0, 22, 23, 0}}).find("a socket connection"),
+            std::string::npos);
+  EXPECT_NE(write_error({ring_conn, TernRingData{8, 0, 22, 22, 0}}).find("both 22"),
+            std::string::npos);
+  EXPECT_NE(write_error({ring_conn, TernRingData{8, 0, -1, 23, 0}}).find("non-negative"),
+            std::string::npos);
+  EXPECT_NE(write_error({ring_conn, TernRingData{8, 0, 22, 23, 0}, TernRingData{8, 0, 22, 23, 0}})
+                .find("second TERN_DATA ring"),
+            std::string::npos);
 }
 
 TEST(XenstoreImageTern, CorruptOrTruncatedRecordsAreRefused) {
@@ -161,6 +186,13 @@ TEST(XenstoreImageTern, CorruptOrTruncatedRecordsAreRefused) {
   bad = image;
   bad[16 + 32 + 8 + 2] = std::byte{1};
   EXPECT_NE(read_error(bad).find("pad after kind"), std::string::npos);
+  // A negative descriptor in the ring record (the image's last record before
+  // END: 8-octet header, body at 8 + 16 = memory-fd).
+  bad = image;
+  std::size_t ring_body = image.size() - 8 - 32;
+  bad[ring_body + 16 + 3] = std::byte{0x80};
+  bad[ring_body + 16 + 0] = std::byte{0x80};
+  EXPECT_NE(read_error(bad).find("memory-fd"), std::string::npos) << read_error(bad);
   // Every single-octet change is either still a valid image or a clean error.
   for (std::size_t i = 0; i < image.size(); ++i) {
     auto flipped = image;

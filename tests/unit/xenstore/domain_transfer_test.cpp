@@ -1,6 +1,7 @@
 // One domain's state exported from a daemon and imported into another, under
 // a new domid: nodes, ownership, quotas, a connection with its watches, an
 // open transaction and undelivered output; all or nothing.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include "core/byte_sink.hpp"
@@ -8,6 +9,7 @@
 #include "xenstore/connection_state.hpp"
 #include "xenstore/daemon.hpp"
 #include "xenstore/domain_transfer.hpp"
+#include "xenstore/ring_client.hpp"
 #include "xenstore/state_dump.hpp"
 #include "xenstore/store_access.hpp"
 
@@ -181,6 +183,39 @@ TEST_F(Transfer, ImportUnderANewDomidAndTakeTheConnectionOver) {
   // A guest's permissions apply to it.
   EXPECT_EQ(call(dst_, g, Type::write, args({"/local/domain/0/x"}) + "no", 12).payload,
             std::string("EACCES\0", 7));
+}
+
+// The toolstack introduces the imported domain with a ring: the ring takes
+// the parked connection over (watches, transaction, queued output) instead
+// of starting a new one.
+TEST_F(Transfer, ARingIntroducedAfterTheImportTakesTheParkedConnectionOver) {
+  call(dst_, *dst_admin_, Type::set_perms, args({"/shared", "n0", "r7"}));
+  ASSERT_TRUE(import_domain(dst_, image_, 7));
+  std::uint64_t parked = 0;
+  for (const auto& [id, c] : dst_.conns)
+    if (is_parked(*c)) parked = id;
+  ASSERT_NE(parked, 0u);
+  auto guest = RingGuest::create();
+  ASSERT_TRUE(guest) << guest.error().message();
+  // INTRODUCE 7 with the ring's three descriptors passed with it.
+  std::string payload = args({"7", "0", "9"});
+  Connection& a = *dst_admin_;
+  std::uint64_t last = a.in_base + a.in.size() + kHeaderSize + payload.size() - 1;
+  for (int fd : {(*guest)->memory_fd(), (*guest)->to_daemon_fd(), (*guest)->to_guest_fd()})
+    a.passed_fds.emplace_back(last, UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)));
+  EXPECT_EQ(call(dst_, a, Type::introduce, payload).payload, std::string("OK\0", 3));
+  EXPECT_EQ(dst_.conns.size(), 2u);  // the admin and the parked one: no new connection
+  Connection& rc = dst_.conns.at(parked);
+  ASSERT_EQ(rc.transport->type(), ConnType::ring);
+  EXPECT_FALSE(is_parked(rc));
+  EXPECT_EQ(dst_.domains.at(7).ring_conn, parked);
+  EXPECT_EQ(rc.who.domid, 7u);
+  EXPECT_EQ(rc.watches.size(), 2u);
+  EXPECT_EQ(rc.txns.size(), 1u);
+  // What was queued for it goes out through the ring.
+  std::string event("device/vif/0/mac\0rel\0", 21);
+  EXPECT_NE(std::string_view(rc.out).substr(rc.out_sent).find(event), std::string_view::npos);
+  EXPECT_GT(rc.transport->write_some(rc.out.data() + rc.out_sent, rc.pending_out()), 0);
 }
 
 TEST_F(Transfer, ImportUnderTheSameDomid) {

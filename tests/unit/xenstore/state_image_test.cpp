@@ -1,7 +1,9 @@
 // The live-update image of the whole daemon: dump -> restore -> dump gives
 // the same bytes, and a restored daemon answers every later request exactly
 // as the original does (differential: the same requests go to both).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +16,8 @@
 #include "stream/xenstore/image_writer.hpp"
 #include "xenstore/connection_state.hpp"
 #include "xenstore/daemon.hpp"
+#include "xenstore/ring_client.hpp"
+#include "xenstore/ring_transport.hpp"
 #include "xenstore/state_dump.hpp"
 #include "xenstore/state_restore.hpp"
 
@@ -293,18 +297,23 @@ TEST(StateImage, RefusesImagesTheDaemonCannotTake) {
     ASSERT_FALSE(r);
     EXPECT_NE(r.error().message().find("no root"), std::string::npos);
   }
-  // A shared-ring connection (no ring transport in this daemon).
+  // A shared-ring connection without tern's ring record (as Xen writes it:
+  // its page is found by domain id through grant mapping).
   {
     Daemon only;
     VectorSink s;
     stream::xenstore::ImageWriter w(s);
     ASSERT_TRUE(w.write_header());
+    std::vector<stream::xenstore::Perm> p{{'n', 0, 0}};
+    ASSERT_TRUE(w.write(stream::xenstore::NodeData{0, 0, 0, p, "/", {}}));
     ASSERT_TRUE(w.write(
         stream::xenstore::ConnectionData{1, stream::xenstore::RingSpec{3, 0x7ff4, 9}, {}, {}, 0}));
     ASSERT_TRUE(w.finish());
     auto r = restore(s.data(), only);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message().find("shared-ring"), std::string::npos);
+    EXPECT_NE(r.error().message().find("shared ring without a TERN_DATA ring record"),
+              std::string::npos)
+        << r.error().message();
   }
   // Sockets that are not open descriptors of this process.
   {
@@ -316,8 +325,120 @@ TEST(StateImage, RefusesImagesTheDaemonCannotTake) {
   }
 }
 
+// Gives `d` a connection of domain 5 on g's ring (through duplicates of its
+// descriptors) with a reply pending.
+bool add_ring(Daemon& d, RingGuest& g) {
+  auto dup = [](int fd) { return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); };
+  auto t = RingTransport::attach(
+      RingFds{dup(g.memory_fd()), dup(g.to_daemon_fd()), dup(g.to_guest_fd())}, 0,
+      kSupportedFeatures);
+  if (!t) return false;
+  Connection& rc = d.add_connection(std::move(*t));
+  rc.who = Caller{5, false, std::nullopt};
+  send(d, rc.id, Type::write, args({"data/x"}) + "v");  // its reply (EACCES) stays pending
+  return true;
+}
+
+// A ring connection's image names its page and eventfds; a new process maps
+// the ring through duplicates, so a refused image closes nothing it
+// inherited, and adopting the state closes the inherited numbers.
+TEST(StateImage, RingConnectionsKeepTheirDescriptors) {
+  namespace img = stream::xenstore;
+  auto guest = RingGuest::create();
+  ASSERT_TRUE(guest) << guest.error().message();
+  RingGuest& g = **guest;
+  auto dup = [](int fd) { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); };
+  auto is_open = [](int fd) { return ::fcntl(fd, F_GETFD) != -1; };
+
+  // What the old process writes: the transport's own descriptor numbers.
+  {
+    Daemon d;
+    ASSERT_TRUE(add_ring(d, g));
+    const auto& fds = dynamic_cast<const RingTransport&>(*d.conns.begin()->second->transport).fds();
+    int mem = fds.memory.get(), to_daemon = fds.to_daemon.get(), to_guest = fds.to_guest.get();
+    auto j = stream::xenstore::describe(dump(d));
+    ASSERT_TRUE(j) << j.error().message();
+    bool found = false;
+    for (const auto& rec : (*j)["record_list"]) {
+      if (rec["type"] == "CONNECTION_DATA") {
+        EXPECT_EQ(rec["fields"]["conn_type"], "shared ring") << rec.dump();
+        EXPECT_EQ(rec["fields"]["evtchn"], to_daemon);
+      }
+      if (rec["type"] == "TERN_DATA" && rec["fields"]["kind"] == "ring") {
+        found = true;
+        EXPECT_EQ(rec["fields"]["memory_fd"], mem);
+        EXPECT_EQ(rec["fields"]["to_guest_fd"], to_guest);
+        EXPECT_EQ(rec["fields"]["features"], kSupportedFeatures);
+      }
+    }
+    EXPECT_TRUE(found) << j->dump();
+  }
+
+  // What the new process reads: descriptors it inherited (here, duplicates
+  // the test made, standing for the exec's).
+  int mem = dup(g.memory_fd()), to_daemon = dup(g.to_daemon_fd()), to_guest = dup(g.to_guest_fd());
+  auto image = [&](bool complete) {
+    VectorSink s;
+    img::ImageWriter w(s);
+    EXPECT_TRUE(w.write_header());
+    std::vector<img::Perm> p{{'n', 0, 0}};
+    EXPECT_TRUE(w.write(img::NodeData{0, 0, 0, p, "/", {}}));
+    EXPECT_TRUE(w.write(img::ConnectionData{
+        4,
+        img::RingSpec{5, img::kDomidInvalid, static_cast<std::uint32_t>(to_daemon)},
+        {},
+        {},
+        0}));
+    EXPECT_TRUE(w.write(img::TernConnectionData{4, 5, 0, 0, 1, 0}));
+    EXPECT_TRUE(w.write(img::TernRingData{4, 0, mem, to_guest, kSupportedFeatures}));
+    if (complete) {
+      EXPECT_TRUE(w.finish());
+    }
+    return s.take();
+  };
+  auto restore_live = [](Bytes bytes, Daemon& d) {
+    MemorySource src(bytes);
+    return restore_state(src, d, RestoreOptions{FdCheck::open_sockets, 0});
+  };
+  {
+    Daemon refused;
+    EXPECT_FALSE(restore_live(image(false), refused));  // no END
+  }
+  EXPECT_TRUE(is_open(mem) && is_open(to_daemon) && is_open(to_guest));
+  // Descriptors of the wrong kind are refused by name.
+  {
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe(pipe_fds), 0);
+    std::swap(mem, pipe_fds[0]);
+    Daemon wrong;
+    auto r = restore_live(image(true), wrong);
+    std::swap(mem, pipe_fds[0]);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message().find("not a memory file"), std::string::npos)
+        << r.error().message();
+  }
+  Daemon d;
+  auto r = restore_live(image(true), d);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(d.domains.at(5).ring_conn, 4u);
+  adopt_transports(d);
+  EXPECT_FALSE(is_open(mem) || is_open(to_daemon) || is_open(to_guest));
+  // The adopted transport is the guest's ring.
+  Connection& c = d.conns.at(4);
+  ASSERT_EQ(c.transport->type(), ConnType::ring);
+  std::string request = req(Type::read, args({"name"}));
+  ASSERT_EQ(g.push(request), request.size());
+  char buf[256];
+  long n = c.transport->read_some(buf, sizeof buf);
+  ASSERT_EQ(n, static_cast<long>(request.size()));
+  EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)), request);
+}
+
 // Seeds for fuzz/corpus/fuzz_xenstore_image: a whole-daemon dump with every
-// kind of TERN_DATA record (TERN_XS_CORPUS_DIR=fuzz/corpus/fuzz_xenstore_image).
+// kind of TERN_DATA record but the ring, and one with a ring connection
+// (TERN_XS_CORPUS_DIR=fuzz/corpus/fuzz_xenstore_image).
 TEST(StateImage, WriteFuzzCorpusWhenAsked) {
   const char* dir = std::getenv("TERN_XS_CORPUS_DIR");
   if (!dir) GTEST_SKIP() << "TERN_XS_CORPUS_DIR not set";
@@ -328,6 +449,14 @@ TEST(StateImage, WriteFuzzCorpusWhenAsked) {
   std::ofstream(std::filesystem::path(dir) / "tern-daemon-dump.bin", std::ios::binary)
       .write(reinterpret_cast<const char*>(image.data()),
              static_cast<std::streamsize>(image.size()));
+  auto guest = RingGuest::create();
+  ASSERT_TRUE(guest) << guest.error().message();
+  Daemon with_ring;
+  ASSERT_TRUE(add_ring(with_ring, **guest));
+  auto ring_image = dump(with_ring);
+  std::ofstream(std::filesystem::path(dir) / "tern-ring-dump.bin", std::ios::binary)
+      .write(reinterpret_cast<const char*>(ring_image.data()),
+             static_cast<std::streamsize>(ring_image.size()));
 }
 
 }  // namespace
