@@ -45,6 +45,9 @@ struct Connection {
   // before it said "nothing now" (a read budget, a pause). The server polls
   // edge-triggered, so it comes back to such a connection by itself.
   bool unread_input = true;
+  // A parked connection a client takes over at the end of this round
+  // (CONTROL tern-as-domain): no one else may take it meanwhile.
+  bool claimed = false;
   bool dirty = false;  // listed in Daemon::dirty
   // Handle no further requests and send nothing for now: work deferred to
   // the end of the server round (a live-update exec, adopting a parked

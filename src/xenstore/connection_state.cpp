@@ -3,10 +3,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 
+#include "core/log.hpp"
 #include "xenstore/daemon.hpp"
 #include "xenstore/ring_transport.hpp"
 #include "xenstore/socket_transport.hpp"
@@ -65,42 +65,42 @@ Expected<std::unique_ptr<Transport>> restore_transport(std::uint32_t conn_id, co
     }
     return std::make_unique<InheritedSocket>(s->socket_fd);
   }
-  // Its ring record follows (restore_ring); until then nothing is attached.
+  // Its ring record follows (restore_ring).
   (void)conn_id;
-  return std::make_unique<InheritedRing>(nullptr, std::vector<int>{});
+  return std::make_unique<InheritedRing>();
 }
 
 Expected<std::unique_ptr<Transport>> restore_ring(const img::RingSpec& spec,
                                                   const img::TernRingData& r, FdCheck check) {
-  std::vector<int> inherited{r.memory_fd, static_cast<int>(spec.evtchn), r.to_guest_fd};
   if (spec.evtchn > 0x7fffffffu)
     return make_error(Errc::invalid, "connection {}: evtchn {} is not a descriptor", r.conn_id,
                       spec.evtchn);
-  if (check == FdCheck::none) return std::make_unique<InheritedRing>(nullptr, std::move(inherited));
-  std::array<UniqueFd, 3> dups;
-  for (std::size_t i = 0; i < 3; ++i) {
-    dups[i] = UniqueFd(::fcntl(inherited[i], F_DUPFD_CLOEXEC, 0));
-    if (!dups[i])
-      return make_error(Errc::invalid,
-                        "connection {} (domain {}): ring descriptor {} is not open in this process "
-                        "({})",
-                        r.conn_id, spec.domid, inherited[i], std::strerror(errno));
-  }
-  auto ring =
-      RingTransport::attach(RingFds{std::move(dups[0]), std::move(dups[1]), std::move(dups[2])},
-                            r.page_index, r.features);
-  if (!ring)
-    return make_error(Errc::invalid, "connection {} (domain {}): descriptors {}, {}, {}: {}",
-                      r.conn_id, spec.domid, inherited[0], inherited[1], inherited[2],
-                      ring.error().message());
-  return std::make_unique<InheritedRing>(std::move(*ring), std::move(inherited));
+  RingFdNumbers fds{r.memory_fd, static_cast<int>(spec.evtchn), r.to_guest_fd};
+  if (check == FdCheck::open_sockets)
+    if (auto ok = RingTransport::check(fds.memory, fds.to_daemon, fds.to_guest, r.page_index); !ok)
+      return make_error(
+          Errc::invalid, "connection {} (domain {}): inherited ring descriptors {}, {}, {}: {}",
+          r.conn_id, spec.domid, fds.memory, fds.to_daemon, fds.to_guest, ok.error().message());
+  return std::make_unique<InheritedRing>(fds, r.page_index, r.features);
 }
 
 void adopt_transports(Daemon& d) {
   for (auto& [id, c] : d.conns) {
     if (auto* ring = dynamic_cast<InheritedRing*>(c->transport.get())) {
-      for (int fd : ring->inherited()) ::close(fd);  // the ring works on duplicates
-      c->transport = ring->take();
+      const RingFdNumbers& n = ring->fds();
+      for (int fd : {n.memory, n.to_daemon, n.to_guest}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+      auto t = RingTransport::attach(
+          RingFds{UniqueFd(n.memory), UniqueFd(n.to_daemon), UniqueFd(n.to_guest)},
+          ring->page_index(), ring->features());
+      if (t) {
+        c->transport = std::move(*t);
+      } else {
+        // Checked at restore, so only mmap can fail here. The domain keeps
+        // its state, parked: its next INTRODUCE gives it a ring again.
+        log::error("connection {} (domain {}): cannot map its ring: {}", id, c->who.domid,
+                   t.error().message());
+        c->transport = std::make_unique<DetachedTransport>();
+      }
       continue;
     }
     auto* inherited = dynamic_cast<InheritedSocket*>(c->transport.get());

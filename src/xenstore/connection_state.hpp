@@ -9,12 +9,10 @@
 #include <optional>
 #include <string_view>
 #include <variant>
-#include <vector>
 
 #include "core/error.hpp"
 #include "stream/xenstore/records.hpp"
 #include "xenstore/connection.hpp"
-#include "xenstore/ring_transport.hpp"
 
 namespace tern::xs {
 
@@ -40,6 +38,13 @@ class DetachedTransport final : public IdleTransport {
   [[nodiscard]] bool has_peer() const override { return false; }
 };
 
+// A ring's three descriptors by number (not owned).
+struct RingFdNumbers {
+  int memory = -1;
+  int to_daemon = -1;
+  int to_guest = -1;
+};
+
 // A socket inherited across exec, named by its descriptor number but not yet
 // owned: restore builds these first and turns them into SocketTransports only
 // once the whole image was accepted (adopt_transports), so a refused image
@@ -54,24 +59,25 @@ class InheritedSocket final : public IdleTransport {
   int fd_;
 };
 
-// A shared ring inherited across exec. Restore maps the page through
-// duplicates of the inherited descriptors (so RingTransport::attach checks
-// them and nothing inherited is owned yet); adopt_transports then keeps the
-// duplicates' RingTransport and closes the inherited numbers. A refused image
-// closes only the duplicates: the descriptors stay for the daemon the new
-// process hands back to. In a dry run (--check-image) nothing is mapped.
+// A shared ring inherited across exec, as InheritedSocket: restore checks
+// the descriptors (RingTransport::check) without owning them, and
+// adopt_transports maps the ring once the whole image was accepted. Until its
+// TERN_DATA ring record is read the descriptors are -1.
 class InheritedRing final : public IdleTransport {
  public:
-  InheritedRing(std::unique_ptr<RingTransport> ring, std::vector<int> inherited)
-      : ring_(std::move(ring)), inherited_(std::move(inherited)) {}
+  InheritedRing() = default;
+  InheritedRing(const RingFdNumbers& fds, std::uint64_t page_index, std::uint32_t features)
+      : fds_(fds), page_index_(page_index), features_(features) {}
   [[nodiscard]] ConnType type() const override { return ConnType::ring; }
   [[nodiscard]] int fd() const override { return -1; }
-  std::unique_ptr<RingTransport> take() { return std::move(ring_); }
-  [[nodiscard]] const std::vector<int>& inherited() const { return inherited_; }
+  [[nodiscard]] const RingFdNumbers& fds() const { return fds_; }
+  [[nodiscard]] std::uint64_t page_index() const { return page_index_; }
+  [[nodiscard]] std::uint32_t features() const { return features_; }
 
  private:
-  std::unique_ptr<RingTransport> ring_;
-  std::vector<int> inherited_;
+  RingFdNumbers fds_;
+  std::uint64_t page_index_ = 0;
+  std::uint32_t features_ = 0;
 };
 
 using ConnSpec = std::variant<img::RingSpec, img::SocketSpec>;
@@ -94,9 +100,8 @@ Expected<std::unique_ptr<Transport>> restore_ring(const img::RingSpec& spec,
                                                   const img::TernRingData& r, FdCheck check);
 
 // Replaces every InheritedSocket of the daemon by a SocketTransport that
-// owns the descriptor, and every InheritedRing by its RingTransport (closing
-// the inherited descriptors it duplicated). Call only once the restore
-// succeeded.
+// owns the descriptor, and every InheritedRing by a RingTransport that owns
+// its three. Call only once the restore succeeded.
 class Daemon;
 void adopt_transports(Daemon& d);
 

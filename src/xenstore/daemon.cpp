@@ -620,8 +620,8 @@ Result<> Daemon::attach_ring(Connection& via, Domain& dom, std::uint64_t page,
   Connection* rcp = dom.ring_conn != 0 ? conns.find(dom.ring_conn) : nullptr;
   if (rcp == nullptr)
     for (auto& [id, p] : conns)
-      if (p->transport && !p->transport->has_peer() && !p->closing && !p->who.privileged &&
-          p->who.domid == dom.domid) {
+      if (p->transport && !p->transport->has_peer() && !p->closing && !p->claimed &&
+          !p->who.privileged && p->who.domid == dom.domid) {
         rcp = p.get();
         break;
       }

@@ -108,16 +108,18 @@ void install_domain_transfer(Daemon& d) {
     if (args.size() != 1) return std::nullopt;  // the built-in command answers
     auto domid = parse_domid(args[0]);
     if (!domid) return std::nullopt;
-    const Connection* parked = nullptr;
+    Connection* parked = nullptr;
     for (const auto& [id, p] : d.conns)
-      if (is_parked(*p) && !p->closing && !p->who.privileged && p->who.domid == *domid) {
+      if (is_parked(*p) && !p->closing && !p->claimed && !p->who.privileged &&
+          p->who.domid == *domid) {
         parked = p.get();
         break;
       }
     if (parked == nullptr) return std::nullopt;
     if (!c.watches.empty() || !c.txns.empty()) return fail(Err::ebusy);
-    c.hold = true;  // its next requests belong to the connection it becomes
-    d.deferred.push_back([&d, client = c.id, pid = parked->id] { take_over(d, client, pid); });
+    parked->claimed = true;  // an INTRODUCE with a ring in this round must not take it
+    c.hold = true;           // its next requests belong to the connection it becomes
+    d.deferred.emplace_back([&d, client = c.id, pid = parked->id] { take_over(d, client, pid); });
     return text("OK");
   };
 }

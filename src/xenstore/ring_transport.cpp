@@ -30,23 +30,27 @@ Expected<> make_nonblocking(int fd, const char* what) {
 
 }  // namespace
 
-Expected<std::unique_ptr<RingTransport>> RingTransport::attach(RingFds fds,
-                                                               std::uint64_t page_index,
-                                                               std::uint32_t features) {
+Expected<> RingTransport::check(int memory, int to_daemon, int to_guest, std::uint64_t page_index) {
   struct stat st {};
-  if (!fds.memory || ::fstat(fds.memory.get(), &st) != 0 || !S_ISREG(st.st_mode))
+  if (memory < 0 || ::fstat(memory, &st) != 0 || !S_ISREG(st.st_mode))
     return make_error(Errc::invalid, "ring memory descriptor is not a memory file (memfd)");
   if (page_index >= static_cast<std::uint64_t>(st.st_size) / ring::kPageSize)
     return make_error(Errc::invalid, "ring page {} lies beyond the memory file's {} bytes",
                       page_index, st.st_size);
-  int seals = ::fcntl(fds.memory.get(), F_GET_SEALS);
+  int seals = ::fcntl(memory, F_GET_SEALS);
   if (seals < 0 || !(seals & F_SEAL_SHRINK))
     return make_error(Errc::invalid,
                       "ring memory file is not sealed against shrinking (F_SEAL_SHRINK): the guest "
                       "could truncate it under the daemon's mapping");
-  if (!fds.to_daemon || !fds.to_guest || !is_eventfd(fds.to_daemon.get()) ||
-      !is_eventfd(fds.to_guest.get()))
+  if (to_daemon < 0 || to_guest < 0 || !is_eventfd(to_daemon) || !is_eventfd(to_guest))
     return make_error(Errc::invalid, "ring notification descriptors must be two eventfds");
+  return {};
+}
+
+Expected<std::unique_ptr<RingTransport>> RingTransport::attach(RingFds fds,
+                                                               std::uint64_t page_index,
+                                                               std::uint32_t features) {
+  TERN_TRY(check(fds.memory.get(), fds.to_daemon.get(), fds.to_guest.get(), page_index));
   TERN_TRY(make_nonblocking(fds.to_daemon.get(), "ring notification eventfd"));
   TERN_TRY(make_nonblocking(fds.to_guest.get(), "ring notification eventfd"));
   void* p = ::mmap(nullptr, ring::kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fds.memory.get(),

@@ -34,6 +34,9 @@ class RingTransport final : public Transport {
   // written to the page's server feature bitmap before any data moves.
   static Expected<std::unique_ptr<RingTransport>> attach(RingFds fds, std::uint64_t page_index,
                                                          std::uint32_t features);
+  // The checks of attach, on descriptors it neither takes nor changes (a
+  // live update's new process checks what it inherited before it commits).
+  static Expected<> check(int memory, int to_daemon, int to_guest, std::uint64_t page_index);
   ~RingTransport() override;
   RingTransport(const RingTransport&) = delete;
   RingTransport& operator=(const RingTransport&) = delete;

@@ -101,16 +101,13 @@ void Server::retire_transports() {
 
 // Connections the daemon already has when the loop starts (restored by a
 // live update): poll their transports, handle requests they had buffered, and
-// send what they were owed.
+// send what they were owed. Each is read once in the first round too
+// (unread_input starts true): a guest may have written to its ring during
+// the exec without a kick still pending.
 void Server::watch_existing() {
   for (auto& [id, cp] : daemon_.conns) {
     Connection& c = *cp;
-    if (c.transport && c.transport->fd() >= 0) {
-      attach(c);
-      // Input may have come while no process read it, and a ring's guest
-      // may have written without a kick left pending: look once.
-      c.unread_input = true;
-    }
+    if (c.transport && c.transport->fd() >= 0) attach(c);
     if (!c.closing && !c.ignored && !c.in.empty() && !daemon_.input_paused(c) &&
         !daemon_.process_input(c))
       daemon_.fail_connection(c, ConnError::protocol);

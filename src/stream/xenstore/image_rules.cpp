@@ -94,7 +94,7 @@ Expected<void> ImageRules::check_connection(const ConnectionData& c) {
                       c.out_resp_len, c.out_data.size());
   if (!connections_.insert(c.conn_id).second)
     return make_error(Errc::invalid, "conn-id {} is used by an earlier CONNECTION_DATA record", c.conn_id);
-  if (std::holds_alternative<RingSpec>(c.spec)) ring_connections_.insert(c.conn_id);
+  if (const auto* r = std::get_if<RingSpec>(&c.spec)) ring_domids_.emplace(c.conn_id, r->domid);
   return {};
 }
 
@@ -204,6 +204,9 @@ Expected<void> ImageRules::check_tern_connection(const TernConnectionData& c) {
     return make_error(Errc::invalid, "TERN_DATA connection {}: target {} without the target flag", c.conn_id, c.target);
   if (!(c.flags & kTernConnLiveUpdateReply) && c.live_update_reply_at != 0)
     return make_error(Errc::invalid, "TERN_DATA connection {}: live-update reply offset without flag 0x4", c.conn_id);
+  if (auto ring = ring_domids_.find(c.conn_id); ring != ring_domids_.end() && ring->second != c.domid)
+    return make_error(Errc::invalid, "TERN_DATA connection {}: acts as domain {}, but its shared ring is domain {}'s",
+                      c.conn_id, c.domid, ring->second);
   if (!tern_connections_.insert(c.conn_id).second)
     return make_error(Errc::invalid, "a second TERN_DATA connection record for conn-id {}", c.conn_id);
   return {};
@@ -222,8 +225,13 @@ Expected<void> ImageRules::check_tern_domain(const TernDomainData& d) {
 
 Expected<void> ImageRules::check_tern_ring(const TernRingData& r) {
   TERN_TRY(check_known_connection(r.conn_id));
-  if (!ring_connections_.contains(r.conn_id))
+  if (!ring_domids_.contains(r.conn_id))
     return make_error(Errc::invalid, "TERN_DATA ring for conn-id {}, a socket connection (conn-type 1)", r.conn_id);
+  if (!tern_connections_.contains(r.conn_id))
+    return make_error(Errc::invalid,
+                      "TERN_DATA ring for conn-id {} before its TERN_DATA connection record (which says who the "
+                      "connection acts as)",
+                      r.conn_id);
   if (r.memory_fd < 0 || r.to_guest_fd < 0)
     return make_error(Errc::invalid, "TERN_DATA ring {}: descriptors {} and {} must both be non-negative", r.conn_id,
                       r.memory_fd, r.to_guest_fd);

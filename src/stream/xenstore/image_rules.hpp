@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -48,7 +49,7 @@ class ImageRules {
   std::unordered_set<std::uint32_t> tern_connections_;
   std::vector<bool> tern_domains_ = std::vector<bool>(65536, false);
   std::unordered_set<std::uint64_t> tern_transactions_;
-  std::unordered_set<std::uint32_t> ring_connections_;  // shared-ring CONNECTION_DATA
+  std::unordered_map<std::uint32_t, std::uint16_t> ring_domids_;  // shared-ring CONNECTION_DATA
   std::unordered_set<std::uint32_t> tern_rings_;
 };
 

@@ -34,6 +34,7 @@ std::vector<RecordBody> sample(const std::vector<TernEvent>& evs,
       TernTransactionData{7, 4, kTernTxConflicted, kUsage, evs, ch},
       TernDomainData{5, kTernDomIntroduced | kTernDomHasTarget, 3, 17, 0xfeedf00dULL},
       ConnectionData{8, RingSpec{5, kDomidInvalid, 21}, {}, {}, 0},
+      TernConnectionData{8, 5, 0, 0, 1, 0},
       TernRingData{8, 0x1234567890ULL, 22, 23, 3},
   };
 }
@@ -85,7 +86,7 @@ TEST(XenstoreImageTern, RoundTripsInBothByteOrders) {
     EXPECT_EQ(rewrite(image, o), image);
     auto j = describe(image);
     ASSERT_TRUE(j) << j.error().message();
-    EXPECT_EQ((*j)["records"]["TERN_DATA"], 4);
+    EXPECT_EQ((*j)["records"]["TERN_DATA"], 5);
     const auto& recs = (*j)["record_list"];
     EXPECT_EQ(recs[1]["fields"]["kind"], "connection");
     EXPECT_EQ(recs[1]["fields"]["target"], 3);
@@ -102,7 +103,7 @@ TEST(XenstoreImageTern, RoundTripsInBothByteOrders) {
     EXPECT_EQ(t["children"][1]["names"].size(), 0u);
     EXPECT_EQ(recs[4]["fields"]["gfn"], 0xfeedf00dULL);
     EXPECT_EQ(recs[4]["fields"]["introduced"], true);
-    const auto& ring = recs[6]["fields"];
+    const auto& ring = recs[7]["fields"];
     EXPECT_EQ(ring["kind"], "ring");
     EXPECT_EQ(ring["conn_id"], 8);
     EXPECT_EQ(ring["page_index"], 0x1234567890ULL);
@@ -149,20 +150,31 @@ TEST(XenstoreImageTern, RulesAreEnforcedByWriterAndReader) {
   EXPECT_NE(write_error(with_tx({7, 4, 0, {}, {}, empty_name})).find("empty child name"),
             std::string::npos);
   EXPECT_FALSE(write_error(with_tx({7, 4, 2, {}, {}, {}})).empty());
-  // A ring record belongs to a shared-ring connection, once, with two
-  // distinct descriptors.
+  // A ring record belongs to a shared-ring connection, once, after the
+  // connection record that says (as the ring does) which domain it is, with
+  // two distinct descriptors.
   RecordBody ring_conn = ConnectionData{8, RingSpec{5, kDomidInvalid, 21}, {}, {}, 0};
+  RecordBody ring_who = TernConnectionData{8, 5, 0, 0, 1, 0};
   RecordBody sock_conn = ConnectionData{7, SocketSpec{1}, {}, {}, 0};
-  EXPECT_EQ(write_error({ring_conn, TernRingData{8, 0, 22, 23, 0}}), "");
+  RecordBody sock_who = TernConnectionData{7, 5, 0, 0, 1, 0};
+  EXPECT_EQ(write_error({ring_conn, ring_who, TernRingData{8, 0, 22, 23, 0}}), "");
   EXPECT_NE(write_error({TernRingData{8, 0, 22, 23, 0}}).find("no earlier CONNECTION_DATA"),
             std::string::npos);
-  EXPECT_NE(write_error({sock_conn, TernRingData{7, 0, 22, 23, 0}}).find("a socket connection"),
+  EXPECT_NE(write_error({ring_conn, TernRingData{8, 0, 22, 23, 0}})
+                .find("before its TERN_DATA connection record"),
             std::string::npos);
-  EXPECT_NE(write_error({ring_conn, TernRingData{8, 0, 22, 22, 0}}).find("both 22"),
+  EXPECT_NE(write_error({ring_conn, TernConnectionData{8, 6, 0, 0, 1, 0}})
+                .find("acts as domain 6, but its shared ring is domain 5's"),
             std::string::npos);
-  EXPECT_NE(write_error({ring_conn, TernRingData{8, 0, -1, 23, 0}}).find("non-negative"),
+  EXPECT_NE(
+      write_error({sock_conn, sock_who, TernRingData{7, 0, 22, 23, 0}}).find("a socket connection"),
+      std::string::npos);
+  EXPECT_NE(write_error({ring_conn, ring_who, TernRingData{8, 0, 22, 22, 0}}).find("both 22"),
             std::string::npos);
-  EXPECT_NE(write_error({ring_conn, TernRingData{8, 0, 22, 23, 0}, TernRingData{8, 0, 22, 23, 0}})
+  EXPECT_NE(write_error({ring_conn, ring_who, TernRingData{8, 0, -1, 23, 0}}).find("non-negative"),
+            std::string::npos);
+  EXPECT_NE(write_error(
+                {ring_conn, ring_who, TernRingData{8, 0, 22, 23, 0}, TernRingData{8, 0, 22, 23, 0}})
                 .find("second TERN_DATA ring"),
             std::string::npos);
 }

@@ -125,6 +125,28 @@ class Transfer : public ::testing::Test {
     return call(dst_, g, Type::transaction_end, args({"T"}), 11, tx_).payload;
   }
 
+  // Imports the exported domain as domain 7; returns its parked connection.
+  std::uint64_t import_as_7() {
+    call(dst_, *dst_admin_, Type::set_perms, args({"/shared", "n0", "r7"}));
+    EXPECT_TRUE(import_domain(dst_, image_, 7));
+    std::uint64_t parked = 0;
+    for (const auto& [id, c] : dst_.conns)
+      if (is_parked(*c)) parked = id;
+    EXPECT_NE(parked, 0u);
+    return parked;
+  }
+
+  // Queues INTRODUCE 7 on the admin connection with g's three ring
+  // descriptors passed with it (duplicates); not handled yet.
+  void queue_ring_introduce(const RingGuest& g) {
+    std::string payload = args({"7", "0", "9"});
+    Connection& a = *dst_admin_;
+    std::uint64_t last = a.in_base + a.in.size() + kHeaderSize + payload.size() - 1;
+    for (int fd : {g.memory_fd(), g.to_daemon_fd(), g.to_guest_fd()})
+      a.passed_fds.emplace_back(last, UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)));
+    append_message(a.in, static_cast<std::uint32_t>(Type::introduce), 20, 0, payload);
+  }
+
   std::vector<std::byte> dst_dump() {
     VectorSink s;
     EXPECT_TRUE(dump_state(dst_, s, DumpOptions{-1, std::nullopt, 0}));
@@ -189,21 +211,14 @@ TEST_F(Transfer, ImportUnderANewDomidAndTakeTheConnectionOver) {
 // the parked connection over (watches, transaction, queued output) instead
 // of starting a new one.
 TEST_F(Transfer, ARingIntroducedAfterTheImportTakesTheParkedConnectionOver) {
-  call(dst_, *dst_admin_, Type::set_perms, args({"/shared", "n0", "r7"}));
-  ASSERT_TRUE(import_domain(dst_, image_, 7));
-  std::uint64_t parked = 0;
-  for (const auto& [id, c] : dst_.conns)
-    if (is_parked(*c)) parked = id;
-  ASSERT_NE(parked, 0u);
+  std::uint64_t parked = import_as_7();
   auto guest = RingGuest::create();
   ASSERT_TRUE(guest) << guest.error().message();
-  // INTRODUCE 7 with the ring's three descriptors passed with it.
-  std::string payload = args({"7", "0", "9"});
-  Connection& a = *dst_admin_;
-  std::uint64_t last = a.in_base + a.in.size() + kHeaderSize + payload.size() - 1;
-  for (int fd : {(*guest)->memory_fd(), (*guest)->to_daemon_fd(), (*guest)->to_guest_fd()})
-    a.passed_fds.emplace_back(last, UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)));
-  EXPECT_EQ(call(dst_, a, Type::introduce, payload).payload, std::string("OK\0", 3));
+  queue_ring_introduce(**guest);
+  ASSERT_TRUE(dst_.process_input(*dst_admin_));
+  auto replies = out(dst_, *dst_admin_);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].payload, std::string("OK\0", 3));
   EXPECT_EQ(dst_.conns.size(), 2u);  // the admin and the parked one: no new connection
   Connection& rc = dst_.conns.at(parked);
   ASSERT_EQ(rc.transport->type(), ConnType::ring);
@@ -216,6 +231,31 @@ TEST_F(Transfer, ARingIntroducedAfterTheImportTakesTheParkedConnectionOver) {
   std::string event("device/vif/0/mac\0rel\0", 21);
   EXPECT_NE(std::string_view(rc.out).substr(rc.out_sent).find(event), std::string_view::npos);
   EXPECT_GT(rc.transport->write_some(rc.out.data() + rc.out_sent, rc.pending_out()), 0);
+}
+
+// A client's tern-as-domain and a ring's INTRODUCE in the same round: the
+// client keeps the parked connection it was promised, the ring gets a new one.
+TEST_F(Transfer, ATakeOverAndARingInTheSameRoundDoNotShareTheParkedConnection) {
+  std::uint64_t parked = import_as_7();
+  Connection& g = dst_.add_connection(std::make_unique<Null>());
+  append_message(g.in, static_cast<std::uint32_t>(Type::control), 10, 0,
+                 args({"tern-as-domain", "7"}));
+  ASSERT_TRUE(dst_.process_input(g));  // its take-over waits for the end of the round
+  auto guest = RingGuest::create();
+  ASSERT_TRUE(guest) << guest.error().message();
+  queue_ring_introduce(**guest);
+  ASSERT_TRUE(dst_.process_input(*dst_admin_));
+  std::uint64_t ring = dst_.domains.at(7).ring_conn;
+  EXPECT_NE(ring, parked);
+  ASSERT_NE(dst_.conns.find(ring), nullptr);
+  for (auto& w : std::exchange(dst_.deferred, {})) w();  // the end of the round
+  EXPECT_EQ(dst_.conns.find(parked), nullptr);
+  EXPECT_EQ(g.who.domid, 7u);
+  EXPECT_EQ(g.watches.size(), 2u);
+  EXPECT_EQ(g.txns.size(), 1u);
+  ASSERT_NE(dst_.conns.find(ring), nullptr);
+  EXPECT_EQ(dst_.conns.at(ring).transport->type(), ConnType::ring);
+  EXPECT_EQ(dst_.domains.at(7).ring_conn, ring);
 }
 
 TEST_F(Transfer, ImportUnderTheSameDomid) {

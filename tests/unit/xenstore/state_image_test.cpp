@@ -339,9 +339,9 @@ bool add_ring(Daemon& d, RingGuest& g) {
   return true;
 }
 
-// A ring connection's image names its page and eventfds; a new process maps
-// the ring through duplicates, so a refused image closes nothing it
-// inherited, and adopting the state closes the inherited numbers.
+// A ring connection's image names its page and eventfds; a new process
+// checks them without taking them, so a refused image closes nothing it
+// inherited, and adopting the state maps the ring on those same numbers.
 TEST(StateImage, RingConnectionsKeepTheirDescriptors) {
   namespace img = stream::xenstore;
   auto guest = RingGuest::create();
@@ -377,6 +377,7 @@ TEST(StateImage, RingConnectionsKeepTheirDescriptors) {
   // What the new process reads: descriptors it inherited (here, duplicates
   // the test made, standing for the exec's).
   int mem = dup(g.memory_fd()), to_daemon = dup(g.to_daemon_fd()), to_guest = dup(g.to_guest_fd());
+  for (int fd : {mem, to_daemon, to_guest}) ::fcntl(fd, F_SETFD, 0);  // as after the exec
   auto image = [&](bool complete) {
     VectorSink s;
     img::ImageWriter w(s);
@@ -424,10 +425,16 @@ TEST(StateImage, RingConnectionsKeepTheirDescriptors) {
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(d.domains.at(5).ring_conn, 4u);
   adopt_transports(d);
-  EXPECT_FALSE(is_open(mem) || is_open(to_daemon) || is_open(to_guest));
-  // The adopted transport is the guest's ring.
+  // The adopted transport is the guest's ring, on the inherited descriptors,
+  // close-on-exec again.
   Connection& c = d.conns.at(4);
   ASSERT_EQ(c.transport->type(), ConnType::ring);
+  const RingFds& fds = dynamic_cast<const RingTransport&>(*c.transport).fds();
+  EXPECT_EQ(fds.memory.get(), mem);
+  EXPECT_EQ(fds.to_daemon.get(), to_daemon);
+  EXPECT_EQ(fds.to_guest.get(), to_guest);
+  for (int fd : {mem, to_daemon, to_guest})
+    EXPECT_EQ(::fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
   std::string request = req(Type::read, args({"name"}));
   ASSERT_EQ(g.push(request), request.size());
   char buf[256];
