@@ -105,6 +105,7 @@ class Restorer {
     c.who.privileged = (t.flags & img::kTernConnPrivileged) != 0;
     if (t.flags & img::kTernConnHasTarget) c.who.target = t.target;
     c.next_txid = t.next_tx_id;
+    c.ignored = (t.flags & img::kTernConnIgnored) != 0;
     if (t.flags & img::kTernConnLiveUpdateReply) {
       std::size_t at = t.live_update_reply_at;
       if (at >= c.out.size())

@@ -87,6 +87,7 @@ Expected<void> StateWriter::connection(const Connection& c, const ConnectionWrit
     t.target = static_cast<std::uint16_t>(*c.who.target);
   }
   t.next_tx_id = c.next_txid;
+  if (c.ignored && !o.detach_transports) t.flags |= img::kTernConnIgnored;
   if (o.live_update_reply) {
     if (*o.live_update_reply < unsent_at || *o.live_update_reply - unsent_at >= out.data.size())
       return make_error(Errc::internal,

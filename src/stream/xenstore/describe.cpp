@@ -85,6 +85,7 @@ json fields_json(const RecordBody& body) {
                 {"privileged", (c.flags & kTernConnPrivileged) != 0}, {"next_tx_id", c.next_tx_id}};
       if (c.flags & kTernConnHasTarget) j["target"] = c.target;
       if (c.flags & kTernConnLiveUpdateReply) j["live_update_reply_at"] = c.live_update_reply_at;
+      if (c.flags & kTernConnIgnored) j["ignored"] = true;
       return j;
     }
     json operator()(const TernDomainData& d) const {

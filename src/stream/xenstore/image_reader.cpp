@@ -335,7 +335,7 @@ Expected<RecordBody> ImageReader::parse_tern(Body& b) {
       TernConnectionData c{b.u32(4), b.u16(8), b.u16(10), b.u16(12), b.u32(16), b.u32(20)};
       if ((c.flags & ~kTernConnFlagsMask) != 0)
         return b.fail(10, "connection flags 0x{:04x} set undefined bits (0x1 privileged, 0x2 target, 0x4 "
-                      "live-update reply)", c.flags);
+                      "live-update reply, 0x8 ignored)", c.flags);
       if (!(c.flags & kTernConnHasTarget) && c.target != 0)
         return b.fail(12, "target is {} but the target flag (0x2) is clear (must be 0)", c.target);
       TERN_TRY(b.need_zero(14, 2, "pad after target"));

@@ -204,6 +204,11 @@ Expected<void> ImageRules::check_tern_connection(const TernConnectionData& c) {
     return make_error(Errc::invalid, "TERN_DATA connection {}: target {} without the target flag", c.conn_id, c.target);
   if (!(c.flags & kTernConnLiveUpdateReply) && c.live_update_reply_at != 0)
     return make_error(Errc::invalid, "TERN_DATA connection {}: live-update reply offset without flag 0x4", c.conn_id);
+  if ((c.flags & kTernConnIgnored) && !ring_domids_.contains(c.conn_id))
+    return make_error(Errc::invalid,
+                      "TERN_DATA connection {}: flag 0x8 (ignored after an error) on a socket connection (only a "
+                      "ring is kept after an error)",
+                      c.conn_id);
   if (auto ring = ring_domids_.find(c.conn_id); ring != ring_domids_.end() && ring->second != c.domid)
     return make_error(Errc::invalid, "TERN_DATA connection {}: acts as domain {}, but its shared ring is domain {}'s",
                       c.conn_id, c.domid, ring->second);

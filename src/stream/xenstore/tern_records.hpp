@@ -3,8 +3,9 @@
 // spec's records cannot express and tern-xenstored needs so that a live update
 // or a domain import loses nothing:
 //   - TernConnectionData: which domain a socket connection acts as (CONTROL
-//     tern-as-domain), its next transaction id, and whether its last pending
-//     message is the reply to the live-update request;
+//     tern-as-domain), its next transaction id, whether its last pending
+//     message is the reply to the live-update request, and whether it is a
+//     ring stopped after an error;
 //   - TernDomainData: a domain introduced without a ring connection (gfn,
 //     event channel) and its SET_TARGET target;
 //   - TernRingData: where a shared-ring connection's page and notification
@@ -36,7 +37,10 @@ inline constexpr std::uint16_t kTernConnPrivileged = 0x0001;
 inline constexpr std::uint16_t kTernConnHasTarget = 0x0002;
 inline constexpr std::uint16_t kTernConnLiveUpdateReply =
     0x0004;  // out-data holds the live-update reply
-inline constexpr std::uint16_t kTernConnFlagsMask = 0x0007;
+// A ring stopped after an error (its page's error indicator is set): nothing
+// is read from or queued for it until its guest asks to reconnect.
+inline constexpr std::uint16_t kTernConnIgnored = 0x0008;
+inline constexpr std::uint16_t kTernConnFlagsMask = 0x000f;
 
 inline constexpr std::uint16_t kTernDomIntroduced = 0x0001;
 inline constexpr std::uint16_t kTernDomHasTarget = 0x0002;

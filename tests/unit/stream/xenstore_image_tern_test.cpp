@@ -166,6 +166,10 @@ TEST(XenstoreImageTern, RulesAreEnforcedByWriterAndReader) {
   EXPECT_NE(write_error({ring_conn, TernConnectionData{8, 6, 0, 0, 1, 0}})
                 .find("acts as domain 6, but its shared ring is domain 5's"),
             std::string::npos);
+  EXPECT_EQ(write_error({ring_conn, TernConnectionData{8, 5, kTernConnIgnored, 0, 1, 0}}), "");
+  EXPECT_NE(write_error({sock_conn, TernConnectionData{7, 5, kTernConnIgnored, 0, 1, 0}})
+                .find("on a socket connection"),
+            std::string::npos);
   EXPECT_NE(
       write_error({sock_conn, sock_who, TernRingData{7, 0, 22, 23, 0}}).find("a socket connection"),
       std::string::npos);

@@ -443,6 +443,26 @@ TEST(StateImage, RingConnectionsKeepTheirDescriptors) {
   EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)), request);
 }
 
+// A ring stopped after an error stays stopped across an update (until its
+// guest asks to reconnect).
+TEST(StateImage, AnIgnoredRingStaysIgnored) {
+  auto guest = RingGuest::create();
+  ASSERT_TRUE(guest) << guest.error().message();
+  Daemon d;
+  ASSERT_TRUE(add_ring(d, **guest));
+  Connection& rc = *d.conns.begin()->second;
+  d.fail_connection(rc, ConnError::protocol);
+  ASSERT_TRUE(d.keep_after_failure(rc));
+  ASSERT_TRUE(rc.ignored);
+  auto image = dump(d);
+  auto j = stream::xenstore::describe(image);
+  ASSERT_TRUE(j) << j.error().message();
+  EXPECT_NE(j->dump().find("\"ignored\":true"), std::string::npos);
+  Daemon r;
+  ASSERT_TRUE(restore(image, r));
+  EXPECT_TRUE(r.conns.at(rc.id).ignored);
+}
+
 // Seeds for fuzz/corpus/fuzz_xenstore_image: a whole-daemon dump with every
 // kind of TERN_DATA record but the ring, and one with a ring connection
 // (TERN_XS_CORPUS_DIR=fuzz/corpus/fuzz_xenstore_image).
