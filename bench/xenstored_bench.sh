@@ -58,14 +58,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+. "$root/bench/xenstored_common.bash"
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ns() { cut -d' ' -f1 "/proc/$1/schedstat"; }
 # figure NAME MODE ops|cpu CLIENTS: the median of that daemon's rounds.
 figure() { eval echo "\$${1}_${2}_${3}_$4" | median; }
-wait_for_socket() {
-  for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done
-  return 1
-}
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : "error")}'; }
 
 # one_round NAME SOCKET PID CLIENTS MODE: appends ops/s and cpu us/op to NAME's lists.

@@ -23,6 +23,7 @@ conns_list="${XS_LU_CONNS:-10 100 1000}"
 repeat="${XS_LU_REPEAT:-3}"
 daemons="${XS_LU_DAEMONS:-tern tern-pipe c}"
 . "$root/scripts/xen-env.sh"
+. "$root/bench/xenstored_common.bash"
 control="$XEN_BIN/xenstore-control"
 [ -x "$load" ] && [ -x "$fill" ] && [ -x "$xsd" ] || { echo "build first: $load, $fill, $xsd"; exit 1; }
 [ -x "$control" ] || { echo "xenstore_liveupdate: Xen's xenstore-control is not unpacked; skipped"; exit 0; }
@@ -71,7 +72,7 @@ for name in $daemons; do
       XENSTORED_RUNDIR="$tmp/tern" XENSTORED_PATH="$tmp/tern/socket" "$xsd" -N -V --live-update-transfer "$mode" \
         2>"$tmp/tern/log" &
       tpid=$!
-      for _ in $(seq 100); do [ -S "$tmp/tern/socket" ] && break; sleep 0.05; done
+      wait_for_socket "$tmp/tern/socket"
       sock="$tmp/tern/socket"; dir="$tmp/tern"
     else
       [ -x "$ref" ] || { echo "  C xenstored: $ref not found; skipped" >&2; continue 2; }

@@ -13,6 +13,7 @@ xsd="$build/bin/tern-xenstored"
 tern="$build/bin/tern"
 updates="${XS_RING_LU_UPDATES:-10}"
 . "$root/scripts/xen-env.sh"
+. "$root/bench/xenstored_common.bash"
 [ -x "$xsd" ] && [ -x "$tern" ] || { echo "build first: $xsd, $tern"; exit 1; }
 [ -x "$XEN_BIN/xenstore-control" ] || {
   echo "xenstored_ring_liveupdate: Xen's xenstore-control is not unpacked; skipped"
@@ -44,7 +45,7 @@ one_run() {
   export XENSTORED_RUNDIR="$dir" XENSTORED_PATH="$dir/socket"
   "$xsd" -N -V 2>"$dir/log" &
   dpid=$!
-  for _ in $(seq 100); do [ -S "$dir/socket" ] && break; sleep 0.05; done
+  wait_for_socket "$dir/socket"
   if [ "$1" = 1 ]; then
     xen_run "$XENSTORE_CLIENTS/xenstore-write" /local/domain/5/name guest5
     xen_run "$XENSTORE_CLIENTS/xenstore-chmod" -r /local/domain/5 n5

@@ -66,7 +66,6 @@ Expected<std::unique_ptr<Transport>> restore_transport(std::uint32_t conn_id, co
     return std::make_unique<InheritedSocket>(s->socket_fd);
   }
   // Its ring record follows (restore_ring).
-  (void)conn_id;
   return std::make_unique<InheritedRing>();
 }
 

@@ -98,6 +98,14 @@ Connection& Daemon::add_connection(std::unique_ptr<Transport> t) {
   return conns.add(std::move(c));
 }
 
+Connection* Daemon::parked_connection(std::uint32_t domid) {
+  for (auto& [id, c] : conns)
+    if (c->transport && !c->transport->has_peer() && !c->closing && !c->claimed &&
+        !c->who.privileged && c->who.domid == domid)
+      return c.get();
+  return nullptr;
+}
+
 void Daemon::remove_connection(std::uint64_t id) {
   Connection* cp = conns.find(id);
   if (cp == nullptr) return;
@@ -618,13 +626,7 @@ Result<> Daemon::attach_ring(Connection& via, Domain& dom, std::uint64_t page,
     return fail(Err::einval);
   }
   Connection* rcp = dom.ring_conn != 0 ? conns.find(dom.ring_conn) : nullptr;
-  if (rcp == nullptr)
-    for (auto& [id, p] : conns)
-      if (p->transport && !p->transport->has_peer() && !p->closing && !p->claimed &&
-          !p->who.privileged && p->who.domid == dom.domid) {
-        rcp = p.get();
-        break;
-      }
+  if (rcp == nullptr) rcp = parked_connection(dom.domid);
   if (rcp != nullptr) {
     Connection& rc = *rcp;
     if (rc.transport) retired.push_back(std::move(rc.transport));

@@ -82,6 +82,9 @@ class Daemon {
   explicit Daemon(Quotas quota = {});
 
   Connection& add_connection(std::unique_ptr<Transport> t);
+  // The oldest parked connection acting as `domid` (imported, no client on
+  // it) that no client is taking over yet, or nullptr.
+  Connection* parked_connection(std::uint32_t domid);
   // Forgets a connection with its watches and transactions. Its transport
   // moves to `retired` until the server has stopped polling it.
   void remove_connection(std::uint64_t id);

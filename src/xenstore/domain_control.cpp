@@ -108,13 +108,7 @@ void install_domain_transfer(Daemon& d) {
     if (args.size() != 1) return std::nullopt;  // the built-in command answers
     auto domid = parse_domid(args[0]);
     if (!domid) return std::nullopt;
-    Connection* parked = nullptr;
-    for (const auto& [id, p] : d.conns)
-      if (is_parked(*p) && !p->closing && !p->claimed && !p->who.privileged &&
-          p->who.domid == *domid) {
-        parked = p.get();
-        break;
-      }
+    Connection* parked = d.parked_connection(*domid);
     if (parked == nullptr) return std::nullopt;
     if (!c.watches.empty() || !c.txns.empty()) return fail(Err::ebusy);
     parked->claimed = true;  // an INTRODUCE with a ring in this round must not take it
